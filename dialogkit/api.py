@@ -1,0 +1,301 @@
+"""The library's verbs: read, write, convert, validate; each returns or yields canonical records.
+
+``convert`` and ``write`` return a :class:`Report` whose counts always add up:
+``read == written + rejected``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import orjson
+
+from dialogkit.detect import SAMPLE_ROWS, detect_format
+from dialogkit.errors import RecordError, UsageError
+from dialogkit.io import Container, Row, atomic_output, container_for, make_sink, read_rows
+from dialogkit.registry import Format, Options, Reject, WriteContext, get_format
+
+__all__ = ["Report", "convert", "iter_outcomes", "read", "resolve_format", "validate", "write"]
+
+Source = str | os.PathLike[str] | Iterable[Any]
+
+
+@dataclass
+class Report:
+    """What a run did: records read, written, rejected (by reason), and fields dropped."""
+
+    read: int = 0
+    written: int = 0
+    rejected: int = 0
+    rejected_by_reason: Counter[str] = field(default_factory=Counter)
+    fields_dropped: Counter[str] = field(default_factory=Counter)
+    format_in: str | None = None
+    format_out: str | None = None
+    first_errors: list[str] = field(default_factory=list)
+
+    def reject(self, rej: Reject, keep: int = 10) -> None:
+        """Count one reject under its rule and remember the first few messages."""
+        self.rejected += 1
+        self.rejected_by_reason[rej.error.rule] += 1
+        if len(self.first_errors) < keep:
+            self.first_errors.append(str(rej.error))
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``--report`` document (keys in a fixed order)."""
+        return {
+            "read": self.read,
+            "written": self.written,
+            "rejected": self.rejected,
+            "rejected_by_reason": dict(sorted(self.rejected_by_reason.items())),
+            "fields_dropped": dict(sorted(self.fields_dropped.items())),
+            "format_in": self.format_in,
+            "format_out": self.format_out,
+        }
+
+
+def _options(options: Options | None, kwargs: Mapping[str, Any]) -> Options:
+    opts = options or Options()
+    known = {f for f in Options.__dataclass_fields__ if f != "extra"}
+    direct = {k: v for k, v in kwargs.items() if k in known}
+    extra = {k: v for k, v in kwargs.items() if k not in known}
+    if direct or extra:
+        opts = replace(opts, **direct, extra={**opts.extra, **extra})
+    for name, allowed in (
+        ("unknown_role", ("reject", "drop", "map")),
+        ("empty_turn", ("reject", "drop", "keep")),
+        ("consecutive", ("reject", "merge", "keep")),
+    ):
+        if getattr(opts, name) not in allowed:
+            raise UsageError(f"{name} must be one of {', '.join(allowed)}, got {getattr(opts, name)!r}")
+    return opts
+
+
+def resolve_format(name: str | Format) -> Format:
+    """A Format from a name, alias or instance."""
+    return name if isinstance(name, Format) else get_format(name)
+
+
+def _rows(src: Source, container: Container | None) -> tuple[str, Iterator[Row | RecordError]]:
+    if isinstance(src, (str, os.PathLike)):
+        return str(src), read_rows(src, container)
+    rows = (r if isinstance(r, (Row, RecordError)) else Row(r, "<rows>", i + 1, i, None)
+            for i, r in enumerate(src))
+    return "<rows>", rows
+
+
+def iter_outcomes(
+    src: Source,
+    format: str | Format = "auto",
+    options: Options | None = None,
+    *,
+    container: Container | None = None,
+    on_format: Callable[[Format], None] | None = None,
+    **kwargs: Any,
+) -> Iterator[Any]:
+    """Records and Rejects from a file, ``-`` or an iterable of rows, in input order."""
+    opts = _options(options, kwargs)
+    name, rows = _rows(src, container)
+    if format == "auto":
+        head = list(itertools.islice(rows, SAMPLE_ROWS))
+        sample = [r.data for r in head if isinstance(r, Row)]
+        fmt = detect_format(sample, name)
+        rows = itertools.chain(head, rows)
+    else:
+        fmt = resolve_format(format)
+        if not fmt.reads:
+            raise UsageError(f"format {fmt.name!r} can only be written")
+    if on_format is not None:
+        on_format(fmt)
+    yield from fmt.read(rows, opts)
+
+
+def read(
+    src: Source,
+    format: str | Format = "auto",
+    *,
+    on_error: str = "raise",
+    options: Options | None = None,
+    **kwargs: Any,
+) -> Iterator[Any]:
+    """Yield canonical records from a path, ``-`` (stdin) or an iterable of rows (dicts).
+
+    With ``on_error="raise"`` the first bad row raises its RecordError; with ``"skip"`` bad rows
+    are passed over (use :func:`convert` to keep them in a rejects file).
+
+    Example:
+        >>> rows = [{"instruction": "Say hi", "input": "", "output": "Hi"}]
+        >>> [r.kind for r in read(rows, format="alpaca")]
+        ['demo']
+    """
+    _check_on_error(on_error)
+    for item in iter_outcomes(src, format, options, **kwargs):
+        if isinstance(item, Reject):
+            if on_error == "raise":
+                raise item.error
+            continue
+        yield item
+
+
+def _check_on_error(on_error: str) -> None:
+    if on_error not in ("raise", "skip"):
+        raise UsageError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+
+
+def _output_container(fmt: Format, dst: Any, container: Container | None) -> Container:
+    if container is not None:
+        return container
+    if dst is not None and str(dst) != "-":
+        by_suffix = container_for(dst)
+        if by_suffix is not None:
+            return by_suffix
+    return fmt.container
+
+
+def write(
+    records: Iterable[Any],
+    dst: str | os.PathLike[str] | None,
+    format: str | Format = "dialogkit",
+    *,
+    container: Container | None = None,
+    on_error: str = "raise",
+    options: Options | None = None,
+    **kwargs: Any,
+) -> Report:
+    """Write canonical records to ``dst`` (``-``/None = stdout) in ``format``, atomically."""
+    return convert(records, dst, from_=None, to=format, container=container, on_error=on_error,
+                   options=options, **kwargs)
+
+
+def convert(
+    src: Source,
+    dst: str | os.PathLike[str] | None,
+    from_: str | Format | None = "auto",
+    to: str | Format = "dialogkit",
+    *,
+    on_error: str = "raise",
+    rejects: str | os.PathLike[str] | None = None,
+    report: str | os.PathLike[str] | None = None,
+    container: Container | None = None,
+    input_container: Container | None = None,
+    options: Options | None = None,
+    progress: Callable[[int], None] | None = None,
+    transform: Callable[[Any], Any] | None = None,
+    **kwargs: Any,
+) -> Report:
+    """Read ``src`` in ``from_``, write ``dst`` in ``to``; return the Report.
+
+    ``from_=None`` means ``src`` is already canonical records. On ``on_error="raise"`` the first
+    bad record raises and no output file is left; on ``"skip"`` bad records go to ``rejects``
+    (each unchanged, with its reason) and the run goes on. ``report`` gets the Report as JSON.
+    """
+    _check_on_error(on_error)
+    opts = _options(options, kwargs)
+    out_fmt = resolve_format(to)
+    if not out_fmt.writes:
+        raise UsageError(f"format {out_fmt.name!r} can only be read")
+    rep = Report(format_out=out_fmt.name)
+    if from_ is None:
+        rep.format_in = "dialogkit"
+        outcomes: Iterable[Any] = records_as_outcomes(src)
+    else:
+
+        def seen(fmt: Format) -> None:
+            rep.format_in = fmt.name
+
+        outcomes = iter_outcomes(src, from_, opts, container=input_container, on_format=seen)
+    ctx = WriteContext(options=opts)
+    reject_sink_cm = atomic_output(rejects) if rejects is not None else None
+    out_container = _output_container(out_fmt, dst, container)
+    system = opts.system
+
+    def records() -> Iterator[Any]:
+        for item in outcomes:
+            rep.read += 1
+            if progress is not None:
+                progress(rep.read)
+            if isinstance(item, Reject):
+                yield item
+                continue
+            if system is not None:
+                from dialogkit.ops.chat import add_system
+
+                item = add_system(item, system)
+            if transform is not None:
+                item = transform(item)
+            yield item
+
+    def handle(rej: Reject, reject_sink: Any) -> None:
+        if on_error == "raise":
+            raise rej.error
+        rep.reject(rej)
+        if reject_sink is not None:
+            reject_sink.write(rej.to_json())
+
+    def run(reject_sink: Any) -> None:
+        stream = records()
+        good = _split_rejects(stream, lambda r: handle(r, reject_sink))
+        with atomic_output(dst) as out:
+            sink = make_sink(out, out_container)
+            for row in out_fmt.write(good, ctx):
+                if isinstance(row, Reject):
+                    handle(row, reject_sink)
+                    continue
+                sink.write(row)
+                rep.written += 1
+            sink.close()
+        finish = getattr(out_fmt, "finish", None)
+        if finish is not None and dst is not None and str(dst) != "-":
+            finish(dst, ctx)
+
+    if reject_sink_cm is not None:
+        with reject_sink_cm as rout:
+            run(make_sink(rout, "jsonl"))
+    else:
+        run(None)
+    rep.fields_dropped = ctx.dropped
+    if report is not None:
+        with atomic_output(report) as out:
+            out.write(orjson.dumps(rep.to_json(), option=orjson.OPT_INDENT_2) + b"\n")
+    return rep
+
+
+def _split_rejects(stream: Iterable[Any], on_reject: Callable[[Reject], None]) -> Iterator[Any]:
+    for item in stream:
+        if isinstance(item, Reject):
+            on_reject(item)
+        else:
+            yield item
+
+
+def records_as_outcomes(records: Iterable[Any]) -> Iterator[Any]:
+    """Canonical records passed through (dicts are validated as canonical records first)."""
+    from dialogkit.formats.canonical import FORMAT as canonical
+
+    for i, rec in enumerate(records):
+        if isinstance(rec, dict):
+            yield from canonical.read([Row(rec, "<records>", i + 1, i, None)], Options())
+        else:
+            yield rec
+
+
+def validate(
+    src: Source, format: str | Format = "auto", *, options: Options | None = None, **kwargs: Any
+) -> Report:
+    """Check every record of ``src``; the Report counts valid (``written``) and invalid ones."""
+    rep = Report()
+
+    def seen(fmt: Format) -> None:
+        rep.format_in = fmt.name
+
+    for item in iter_outcomes(src, format, options, on_format=seen, **kwargs):
+        rep.read += 1
+        if isinstance(item, Reject):
+            rep.reject(item)
+        else:
+            rep.written += 1
+    return rep

@@ -1,0 +1,1 @@
+"""One module per public format, each a :class:`dialogkit.registry.Format` registered on import."""

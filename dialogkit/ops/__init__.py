@@ -1,0 +1,1 @@
+"""Pure functions on canonical records: chat coercion, pairs, merge, split, dedup."""

@@ -1,0 +1,251 @@
+"""The Format protocol every format module implements, the options they share, and lookup.
+
+A format is a reader/writer pair into and out of the canonical records (hub and spoke). Most
+formats convert one row at a time (:meth:`Format.read_row`, :meth:`Format.write_record`); a
+format that needs the whole stream (OASST trees) overrides :meth:`Format.read`. Formats register
+themselves by being listed in ``_MODULES``; they are imported on first lookup so ``import
+dialogkit`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from dialogkit.errors import RecordError, UnknownFormatError, format_loc
+from dialogkit.io import Container, Row
+from dialogkit.models import KINDS, Source
+
+_KIND_TAGS = frozenset(KINDS)
+
+__all__ = [
+    "Format",
+    "Options",
+    "Reject",
+    "WriteContext",
+    "all_formats",
+    "build",
+    "build_adapter",
+    "get_format",
+    "register",
+]
+
+# modules that define formats, imported lazily in this order (the order of `dialogkit formats`)
+_MODULES: list[str] = [
+    "dialogkit.formats.canonical",
+    # "dialogkit.formats.alpaca",
+    # "dialogkit.formats.dolly",
+    # "dialogkit.formats.sharegpt",
+    # "dialogkit.formats.openai",
+    # "dialogkit.formats.openai_completion",
+    # "dialogkit.formats.trl",
+]
+_REGISTRY: dict[str, Format] = {}
+_ALIASES: dict[str, str] = {}
+_loaded = False
+
+
+@dataclass(frozen=True)
+class Options:
+    """Options every reader and writer understands; format-specific ones live in ``extra``.
+
+    The turn policies are explicit because real data has these defects and trainers choke on
+    them; the defaults reject, so nothing is changed silently:
+
+    - ``unknown_role``: ``reject`` (default), ``drop`` the turn, or ``map`` it with ``role_map``.
+    - ``empty_turn``: ``reject`` (default), ``drop`` the turn, or ``keep`` it as is.
+    - ``consecutive``: two turns in a row from one role: ``reject`` (default), ``merge`` them
+      (joined with ``merge_separator``), or ``keep`` them.
+    - ``system``: a system prompt added to records that have none (``--system``).
+    - ``join``: how an instruction and its input become one user turn (``"\\n\\n"``).
+    """
+
+    unknown_role: str = "reject"
+    role_map: Mapping[str, str] = field(default_factory=dict)
+    empty_turn: str = "reject"
+    consecutive: str = "reject"
+    merge_separator: str = "\n\n"
+    system: str | None = None
+    join: str = "\n\n"
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """A format-specific option from ``extra``."""
+        return self.extra.get(key, default)
+
+
+@dataclass
+class Reject:
+    """A row (or record) that could not be converted, with the error that says why."""
+
+    error: RecordError
+    row: Row | None = None
+    record: BaseModel | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The rejects-file line: where, why, and the input exactly as it came."""
+        out: dict[str, Any] = {
+            "source": self.error.source,
+            "line": self.error.line,
+            "reason": str(self.error.reason),
+            "rule": self.error.rule,
+            "loc": self.error.loc,
+        }
+        if self.row is not None:
+            out["record"] = self.row.data
+        elif self.error.raw is not None:
+            out["raw"] = self.error.raw.decode("utf-8", "replace")
+        elif self.record is not None:
+            out["record"] = self.record.model_dump(mode="json", exclude_none=True)
+        return out
+
+
+@dataclass
+class WriteContext:
+    """What a writer gets besides the record: the options, and a tally of fields it dropped."""
+
+    options: Options = field(default_factory=Options)
+    dropped: Counter[str] = field(default_factory=Counter)
+
+    def drop(self, name: str) -> None:
+        """Record that field ``name`` had no place in the output format."""
+        self.dropped[name] += 1
+
+
+def build(model: type[BaseModel], data: dict[str, Any]) -> Any:
+    """Validate ``data`` as ``model``; a ValidationError becomes a RecordError at its JSON path."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise _record_error(exc) from exc
+
+
+def build_adapter(adapter: TypeAdapter[Any], data: Any) -> Any:
+    """Like :func:`build`, through a TypeAdapter (the discriminated union of all kinds)."""
+    try:
+        return adapter.validate_python(data)
+    except ValidationError as exc:
+        raise _record_error(exc, union=True) from exc
+
+
+def _record_error(exc: ValidationError, *, union: bool = False) -> RecordError:
+    """The first error of a ValidationError as a RecordError (the rest are in ``__cause__``)."""
+    err = exc.errors(include_url=False)[0]
+    rule = err["type"]
+    msg = err["msg"]
+    if rule == "missing":
+        msg = f"missing required field `{err['loc'][-1]}`"
+    elif rule == "literal_error":
+        expected = err.get("ctx", {}).get("expected", "")
+        msg = f"Expected {expected}, got {err['input']!r}"
+    loc = list(err["loc"])
+    if union and loc and loc[0] in _KIND_TAGS:  # the union puts the tag first: not a field
+        loc = loc[1:]
+    return RecordError(msg, loc=format_loc(loc), rule=rule)
+
+
+class Format:
+    """Base of every format: name, the kinds it reads and writes, and detect/read/write.
+
+    Subclasses set the class attributes and implement :meth:`detect`, :meth:`read_row` and
+    :meth:`write_record` (or leave reading/writing out by leaving ``reads``/``writes`` empty).
+    """
+
+    name: ClassVar[str] = ""
+    aliases: ClassVar[tuple[str, ...]] = ()
+    description: ClassVar[str] = ""
+    reads: ClassVar[tuple[str, ...]] = ()
+    writes: ClassVar[tuple[str, ...]] = ()
+    container: ClassVar[Container] = "jsonl"
+
+    def detect(self, row: Any) -> int:
+        """How surely ``row`` (one parsed value) is this format: 0 = not it, higher = surer."""
+        return 0
+
+    def read_row(self, data: Any, opts: Options) -> Iterable[Any]:
+        """Convert one row to canonical records; raise RecordError for a bad row."""
+        raise NotImplementedError(f"format {self.name!r} cannot be read")
+
+    def read(self, rows: Iterable[Row | RecordError], opts: Options) -> Iterator[Any]:
+        """Records (or Rejects) for a stream of rows; per row by default, so a bad row is skipped."""
+        name = self.name
+        for row in rows:
+            if isinstance(row, RecordError):
+                yield Reject(row.at(format=name))
+                continue
+            try:
+                for rec in self.read_row(row.data, opts):
+                    if rec.source is None:
+                        rec.source = Source.model_construct(
+                            file=row.source, line=row.line, format=name
+                        )
+                    yield rec
+            except RecordError as exc:
+                yield Reject(exc.at(source=row.source, line=row.line, format=name), row=row)
+
+    def write_record(self, record: Any, ctx: WriteContext) -> Any:
+        """One output row for a canonical record; raise RecordError if this format cannot hold it."""
+        raise NotImplementedError(f"format {self.name!r} cannot be written")
+
+    def write(self, records: Iterable[Any], ctx: WriteContext) -> Iterator[Any | Reject]:
+        """Output rows (or Rejects for records this format cannot hold)."""
+        name = self.name
+        for rec in records:
+            try:
+                yield self.write_record(rec, ctx)
+            except RecordError as exc:
+                src = rec.source
+                yield Reject(
+                    exc.at(
+                        source=src.file if src else None,
+                        line=src.line if src else None,
+                        format=name,
+                    ),
+                    record=rec,
+                )
+
+    def cannot_hold(self, record: Any) -> RecordError:
+        """The error for a record of a kind this format does not write."""
+        return RecordError(
+            f"format {self.name!r} cannot hold a record of kind {record.kind!r} "
+            f"(it writes {', '.join(self.writes)})",
+            rule="kind not writable",
+        )
+
+
+def register(fmt: Format) -> Format:
+    """Add a format instance to the registry (by name and aliases)."""
+    _REGISTRY[fmt.name] = fmt
+    for alias in fmt.aliases:
+        _ALIASES[alias] = fmt.name
+    return fmt
+
+
+def _load() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for mod in _MODULES:
+        importlib.import_module(mod)
+
+
+def all_formats() -> list[Format]:
+    """Every registered format, in registration order."""
+    _load()
+    return list(_REGISTRY.values())
+
+
+def get_format(name: str) -> Format:
+    """The format registered under ``name`` or one of its aliases."""
+    _load()
+    key = name.strip().lower().replace("_", "-")
+    key = _ALIASES.get(key, key)
+    if key not in _REGISTRY:
+        raise UnknownFormatError(name, [*_REGISTRY, "auto"])
+    return _REGISTRY[key]
