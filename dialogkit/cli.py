@@ -1,0 +1,311 @@
+"""The ``dialogkit`` command: a thin typer layer over the library (no format logic here).
+
+Exit codes: 0 ok, 1 bad data, 2 bad usage. Data on stdout, diagnostics on stderr. Heavy imports
+happen inside the commands so ``dialogkit --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from dialogkit.cli_common import err, guarded, progress_counter
+
+app = typer.Typer(
+    name="dialogkit",
+    help="Turn messy LLM post-training data into clean, validated, chat-format datasets.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+# command modules that add themselves with register(app); each imports only typer at module level
+_PLUGINS: list[str] = []
+
+
+class OnError(str, Enum):
+    """What to do with a bad record."""
+
+    raise_ = "raise"
+    skip = "skip"
+
+
+class UnknownRole(str, Enum):
+    """Policy for a role the format does not know."""
+
+    reject = "reject"
+    drop = "drop"
+    map = "map"
+
+
+class EmptyTurn(str, Enum):
+    """Policy for a turn with empty content."""
+
+    reject = "reject"
+    drop = "drop"
+    keep = "keep"
+
+
+class Consecutive(str, Enum):
+    """Policy for two turns in a row from one role."""
+
+    reject = "reject"
+    merge = "merge"
+    keep = "keep"
+
+
+class ContainerChoice(str, Enum):
+    """The file container of an output."""
+
+    jsonl = "jsonl"
+    json = "json"
+    parquet = "parquet"
+
+
+def _parse_pairs(items: list[str] | None, what: str) -> dict[str, Any]:
+    """``KEY=VALUE`` items as a dict; values are JSON when they parse, else strings."""
+    from dialogkit.errors import UsageError
+
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"{what} takes KEY=VALUE, got {item!r}")
+        try:
+            out[key.strip().replace("-", "_")] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip().replace("-", "_")] = value
+    return out
+
+
+def _role_map(items: list[str] | None) -> dict[str, str]:
+    return {k: str(v) for k, v in _parse_pairs(items, "--role-map").items()}
+
+
+FromOpt = Annotated[
+    str, typer.Option("--from", "-f", help="Input format name, or auto to detect it.")
+]
+OptionOpt = Annotated[
+    list[str] | None,
+    typer.Option("--option", "-o", help="A format-specific option KEY=VALUE (repeatable)."),
+]
+UnknownRoleOpt = Annotated[
+    UnknownRole, typer.Option(help="Unknown roles: reject, drop the turn, or map with --role-map.")
+]
+RoleMapOpt = Annotated[
+    list[str] | None, typer.Option(help="Map a source role to a canonical one: SRC=ROLE.")
+]
+EmptyTurnOpt = Annotated[EmptyTurn, typer.Option(help="Empty turns: reject, drop or keep.")]
+ConsecutiveOpt = Annotated[
+    Consecutive, typer.Option(help="Two turns in a row from one role: reject, merge or keep.")
+]
+
+
+def _options(
+    system: str | None,
+    unknown_role: UnknownRole,
+    role_map: list[str] | None,
+    empty_turn: EmptyTurn,
+    consecutive: Consecutive,
+    option: list[str] | None,
+    join: str | None = None,
+) -> Any:
+    from dialogkit.registry import Options
+
+    kwargs: dict[str, Any] = {
+        "unknown_role": unknown_role.value,
+        "role_map": _role_map(role_map),
+        "empty_turn": empty_turn.value,
+        "consecutive": consecutive.value,
+        "system": system,
+        "extra": _parse_pairs(option, "--option"),
+    }
+    if join is not None:
+        kwargs["join"] = join.encode().decode("unicode_escape")
+    return Options(**kwargs)
+
+
+@app.command()
+@guarded
+def convert(
+    input: Annotated[str, typer.Argument(help="Input file, or - for stdin.")],
+    output: Annotated[str, typer.Argument(help="Output file, or - for stdout.")] = "-",
+    to: Annotated[str, typer.Option("--to", "-t", help="Output format name.")] = "",
+    from_: FromOpt = "auto",
+    on_error: Annotated[
+        OnError, typer.Option(help="raise: stop at the first bad record; skip: reject it.")
+    ] = OnError.raise_,
+    rejects: Annotated[
+        Path | None, typer.Option(help="With --on-error skip: each bad record with its reason.")
+    ] = None,
+    report: Annotated[Path | None, typer.Option(help="Write the counts as JSON here.")] = None,
+    system: Annotated[
+        str | None, typer.Option(help="Add this system prompt to records that have none.")
+    ] = None,
+    container: Annotated[
+        ContainerChoice | None,
+        typer.Option(help="Output container (default: from the output suffix, else the format's)."),
+    ] = None,
+    join: Annotated[
+        str | None,
+        typer.Option(help=r"How an instruction and its input become one turn (default '\n\n')."),
+    ] = None,
+    unknown_role: UnknownRoleOpt = UnknownRole.reject,
+    role_map: RoleMapOpt = None,
+    empty_turn: EmptyTurnOpt = EmptyTurn.reject,
+    consecutive: ConsecutiveOpt = Consecutive.reject,
+    option: OptionOpt = None,
+) -> None:
+    """Convert INPUT (any known format) to OUTPUT in the format --to."""
+    from dialogkit.api import convert as run_convert
+    from dialogkit.errors import UsageError
+
+    if not to:
+        raise UsageError("--to FORMAT is required (see `dialogkit formats`)")
+    if rejects is not None and on_error is not OnError.skip:
+        raise UsageError("--rejects needs --on-error skip")
+    opts = _options(system, unknown_role, role_map, empty_turn, consecutive, option, join)
+    with progress_counter(f"converting {input}") as update:
+        rep = run_convert(
+            input,
+            output,
+            from_=from_,
+            to=to,
+            on_error=on_error.value,
+            rejects=rejects,
+            report=report,
+            container=container.value if container else None,
+            options=opts,
+            progress=update,
+        )
+    err(
+        f"{rep.format_in} -> {rep.format_out}: read {rep.read}, written {rep.written}, "
+        f"rejected {rep.rejected}"
+    )
+    for rule, n in sorted(rep.rejected_by_reason.items()):
+        err(f"  rejected {n}: {rule}")
+    for name, n in sorted(rep.fields_dropped.items()):
+        err(f"  field dropped from {n} records: {name}")
+
+
+@app.command()
+@guarded
+def validate(
+    input: Annotated[str, typer.Argument(help="Input file, or - for stdin.")],
+    from_: FromOpt = "auto",
+    show: Annotated[int, typer.Option(help="How many errors to print.")] = 10,
+    unknown_role: UnknownRoleOpt = UnknownRole.reject,
+    role_map: RoleMapOpt = None,
+    empty_turn: EmptyTurnOpt = EmptyTurn.reject,
+    consecutive: ConsecutiveOpt = Consecutive.reject,
+    option: OptionOpt = None,
+) -> None:
+    """Check every record of INPUT; exit 1 if any is invalid."""
+    from dialogkit.api import validate as run_validate
+
+    opts = _options(None, unknown_role, role_map, empty_turn, consecutive, option)
+    rep = run_validate(input, from_, options=opts)
+    print(
+        f"{input}: format {rep.format_in}, {rep.read} records, {rep.written} valid, "
+        f"{rep.rejected} invalid"
+    )
+    for rule, n in sorted(rep.rejected_by_reason.items()):
+        print(f"  {n:>6}  {rule}")
+    for line in rep.first_errors[:show]:
+        err(line)
+    if rep.rejected:
+        raise typer.Exit(1)
+
+
+@app.command()
+@guarded
+def formats() -> None:
+    """List every format with the kinds it reads and writes."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from dialogkit.registry import all_formats
+
+    table = Table("format", "reads", "writes", "aliases", "description", box=None)
+    for fmt in all_formats():
+        table.add_row(
+            fmt.name,
+            ", ".join(fmt.reads) or "-",
+            ", ".join(fmt.writes) or "-",
+            ", ".join(fmt.aliases) or "-",
+            fmt.description,
+        )
+    table.add_row("auto", "(detects the format)", "-", "-", "reading only: picks the format")
+    Console(width=200).print(table)
+
+
+@app.command()
+@guarded
+def schema(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the *.schema.json files.")],
+) -> None:
+    """Write the JSON Schema of every record kind (generated from the models)."""
+    from dialogkit.schemas import write_schemas
+
+    paths = write_schemas(out)
+    err(f"wrote {len(paths)} schemas to {out}")
+
+
+@app.command()
+@guarded
+def inspect(
+    input: Annotated[str, typer.Argument(help="Input file, or - for stdin.")],
+    from_: FromOpt = "auto",
+    unknown_role: UnknownRoleOpt = UnknownRole.reject,
+    role_map: RoleMapOpt = None,
+    empty_turn: EmptyTurnOpt = EmptyTurn.reject,
+    consecutive: ConsecutiveOpt = Consecutive.reject,
+    option: OptionOpt = None,
+) -> None:
+    """Counts by kind, roles, turns per conversation and length percentiles, as tables."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from dialogkit.stats import collect
+
+    opts = _options(None, unknown_role, role_map, empty_turn, consecutive, option)
+    stats = collect(input, from_, options=opts)
+    console = Console(width=120)
+    console.print(f"{input}: format {stats.format}, {stats.records} records, "
+                  f"{stats.rejected} rejected")
+    t = Table("kind", "records", box=None)
+    for kind, n in sorted(stats.kinds.items()):
+        t.add_row(kind, str(n))
+    console.print(t)
+    t = Table("role", "messages", box=None)
+    for role, n in sorted(stats.roles.items()):
+        t.add_row(role, str(n))
+    console.print(t)
+    t = Table("measure", "min", "p50", "p90", "p99", "max", box=None)
+    for name, values in stats.distributions().items():
+        t.add_row(name, *(str(v) for v in values))
+    console.print(t)
+
+
+def _load_plugins() -> None:
+    for mod in _PLUGINS:
+        importlib.import_module(mod).register(app)
+
+
+_load_plugins()
+
+
+def main() -> None:
+    """Entry point of the ``dialogkit`` script."""
+    try:
+        app()
+    except BrokenPipeError:  # e.g. `dialogkit convert ... | head`
+        sys.stderr.close()
+        sys.exit(0)

@@ -1,0 +1,91 @@
+"""What every CLI command shares: error-to-exit-code mapping, stderr console, progress bars.
+
+Exit codes: 0 ok, 1 bad data (RecordError, DetectionError, TemplateError, ...), 2 bad usage.
+Data goes to stdout only; everything else goes to stderr. Only typer, rich and the stdlib are
+imported here, so ``dialogkit --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import typer
+
+__all__ = ["err", "guarded", "progress_counter"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def err(message: str) -> None:
+    """Print a diagnostic line to stderr (never stdout, which carries data)."""
+    sys.stderr.write(message.rstrip("\n") + "\n")
+    sys.stderr.flush()
+
+
+def guarded(fn: F) -> F:
+    """Run a command body, turning dialogkit errors into one clean line on stderr and an exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from dialogkit.errors import DialogkitError, UsageError
+
+        try:
+            return fn(*args, **kwargs)
+        except UsageError as exc:
+            err(f"Error: {exc}")
+            raise typer.Exit(2) from None
+        except DialogkitError as exc:
+            err(f"Error: {exc}")
+            raise typer.Exit(1) from None
+        except BrokenPipeError:
+            with contextlib.suppress(Exception):
+                sys.stdout = None  # type: ignore[assignment]
+            raise typer.Exit(0) from None
+        except KeyboardInterrupt:
+            err("Interrupted; no output file was left behind.")
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def progress_counter(description: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
+    """A callback ``update(n_done)`` that drives a rich progress bar on stderr when it is a TTY.
+
+    When stderr is not a terminal (pipes, CI, tests) the callback does nothing, so output stays
+    clean and deterministic.
+    """
+    if not sys.stderr.isatty():
+        yield lambda n: None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    columns: list[Any] = [SpinnerColumn(), TextColumn("{task.description}")]
+    if total is not None:
+        columns += [BarColumn(), MofNCompleteColumn()]
+    else:
+        columns += [TextColumn("{task.completed:,} records")]
+    columns.append(TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(description, total=total)
+        last = 0
+
+        def update(n: int) -> None:
+            nonlocal last
+            if n - last >= 1000 or n < 1000:
+                bar.update(task, completed=n)
+                last = n
+
+        yield update
