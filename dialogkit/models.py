@@ -132,7 +132,7 @@ def _check_tool_answers(messages: list[Message], where: str) -> None:
             if m.tool_call_id is not None and open_ids and m.tool_call_id not in open_ids:
                 raise _rule(
                     "tool_call_id_unknown",
-                    "{where}[{i}] answers tool call {id!r}, which the assistant did not make",
+                    "{where}[{i}] answers tool call '{id}', which the assistant did not make",
                     where=where,
                     i=i,
                     id=m.tool_call_id,
