@@ -44,6 +44,7 @@ _MODULES: list[str] = [
     # "dialogkit.formats.openai",
     # "dialogkit.formats.openai_completion",
     # "dialogkit.formats.trl",
+    "dialogkit.formats.hh_rlhf",
 ]
 _REGISTRY: dict[str, Format] = {}
 _ALIASES: dict[str, str] = {}
