@@ -1,0 +1,137 @@
+"""``openai-completion``: legacy GPT-3 fine-tuning JSONL, ``{"prompt": str, "completion": str}``.
+
+A row reads as a :class:`Conversation` of one user turn (``prompt``) and one assistant turn
+(``completion``), so it goes to chat formats directly; other fields go to ``metadata``.
+
+Options (format-specific, through ``Options.extra``):
+
+- ``prompt_separator`` (e.g. ``"\\n\\n###\\n\\n"``): stripped from the end of ``prompt`` on
+  read, added on write. Unset by default: text is kept exactly as it is.
+- ``stop`` (e.g. ``" END"`` or ``"<|endoftext|>"``): stripped from the end of ``completion`` on
+  read, added on write. Unset by default.
+- ``require_markers`` (default ``True``): with a marker option set, a row that does not end
+  with it is a RecordError. With ``False`` such a row is read as it is (and gets the marker
+  when written back).
+- ``system_join`` (default unset): a system prompt has no place in this format, so a record
+  with one is a RecordError; with ``system_join`` set it is put before the user text, joined
+  with this string (one way: it is not split off again on read).
+
+Writing: conversations of exactly one user and one assistant turn (plus a system turn when
+``system_join`` is set), demos (instruction and input joined with ``Options.join``) and
+trainer dialogues. Ids have no place (tallied as dropped); ``metadata`` is written back as
+extra keys.
+
+The self-instruct predictions file (``prompt``, ``instruction``, ``input``, ``response``,
+``target``) has no ``completion``: detection scores it 0, and reading it with this format
+rejects every row (``missing required field `completion```), so it is never half-read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from dialogkit.errors import RecordError, UsageError
+from dialogkit.formats._common import apply_turn_policies, expect_object, field, leftovers
+from dialogkit.formats.alpaca import add_metadata, plain_turns
+from dialogkit.models import Conversation
+from dialogkit.ops.chat import as_conversation
+from dialogkit.registry import Format, Options, WriteContext, build, register
+
+__all__ = ["FORMAT", "OpenAICompletion"]
+
+_KEYS = frozenset({"prompt", "completion"})
+
+
+def _marker(opts: Options, name: str) -> str:
+    """A marker option as a string; unset (or ``""``) is ``""``."""
+    value = opts.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise UsageError(f"{name} must be a string, got {type(value).__name__}")
+    return value
+
+
+def _strip(text: str, marker: str, key: str, what: str, strict: bool) -> str:
+    """``text`` without the trailing ``marker``; a missing marker is an error when ``strict``."""
+    if not marker:
+        return text
+    if text.endswith(marker):
+        return text[: -len(marker)]
+    if strict:
+        raise RecordError(
+            f"{key} does not end with the {what} {marker!r} (set require_markers=False "
+            "to accept such rows)",
+            loc=f"$.{key}", rule=f"no {what}",
+        )
+    return text
+
+
+class OpenAICompletion(Format):
+    """Legacy OpenAI prompt/completion rows <-> single-turn conversations.
+
+    Options: ``prompt_separator`` and ``stop`` (stripped on read, added on write),
+    ``require_markers`` (default True) and ``system_join`` (default unset: reject system).
+    """
+
+    name = "openai-completion"
+    aliases = ("legacy", "openai-legacy", "legacy-completion", "gpt3")
+    description = "legacy OpenAI (GPT-3) fine-tuning rows: prompt, completion"
+    reads = ("conversation",)
+    writes = ("conversation", "demo", "trainer_dialogue")
+
+    def detect(self, row: Any) -> int:
+        # exactly these two string keys: 2, above trl's 1 for string prompt/completion columns
+        if (
+            isinstance(row, dict)
+            and row.keys() == _KEYS
+            and isinstance(row["prompt"], str)
+            and isinstance(row["completion"], str)
+        ):
+            return 2
+        return 0
+
+    def read_row(self, data: Any, opts: Options) -> Iterable[Any]:
+        row = expect_object(data)
+        prompt = field(row, "prompt", str)
+        completion = field(row, "completion", str)
+        strict = bool(opts.get("require_markers", True))
+        prompt = _strip(prompt, _marker(opts, "prompt_separator"), "prompt", "prompt_separator",
+                        strict)
+        completion = _strip(completion, _marker(opts, "stop"), "completion", "stop", strict)
+        messages = apply_turn_policies(
+            [{"role": "user", "content": prompt}, {"role": "assistant", "content": completion}],
+            ["$.prompt", "$.completion"], opts,
+        )
+        yield build(Conversation, {"messages": messages, "metadata": leftovers(row, _KEYS)})
+
+    def write_record(self, record: Any, ctx: WriteContext) -> Any:
+        opts = ctx.options
+        conv = as_conversation(record, ctx, self.name)
+        system, pairs, user, assistant = plain_turns(conv, self.name, ctx)
+        if pairs:
+            raise RecordError(
+                f"format {self.name!r} holds one user turn and one assistant turn, "
+                f"got {len(pairs) + 1} of each",
+                loc="$.messages", rule="multi-turn not writable",
+            )
+        if system is not None:
+            system_join = opts.get("system_join")
+            if system_join is None:
+                raise RecordError(
+                    f"format {self.name!r} has no place for a system prompt "
+                    "(set system_join to put it before the prompt)",
+                    loc="$.messages[0]", rule="system not writable",
+                )
+            user = f"{system}{system_join}{user}"
+        if record.id is not None:
+            ctx.drop("id")
+        out = {
+            "prompt": user + _marker(opts, "prompt_separator"),
+            "completion": assistant + _marker(opts, "stop"),
+        }
+        return add_metadata(out, conv.metadata, ctx)
+
+
+FORMAT = register(OpenAICompletion())
