@@ -38,11 +38,11 @@ __all__ = [
 # modules that define formats, imported lazily in this order (the order of `dialogkit formats`)
 _MODULES: list[str] = [
     "dialogkit.formats.canonical",
-    # "dialogkit.formats.alpaca",
-    # "dialogkit.formats.dolly",
+    "dialogkit.formats.alpaca",
+    "dialogkit.formats.dolly",
     # "dialogkit.formats.sharegpt",
     # "dialogkit.formats.openai",
-    # "dialogkit.formats.openai_completion",
+    "dialogkit.formats.openai_completion",
     # "dialogkit.formats.trl",
     "dialogkit.formats.hh_rlhf",
 ]
