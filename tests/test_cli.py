@@ -1,0 +1,106 @@
+"""The CLI contract: exit codes, stdout carries data only, stderr diagnostics, no partial output."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+GOOD = {"kind": "conversation", "messages": [{"role": "user", "content": "日本"},
+                                             {"role": "assistant", "content": "ok"}]}
+BAD = {"kind": "conversation", "messages": [{"role": "user", "content": "x"}]}
+
+
+def run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "dialogkit", *args], input=stdin,
+                          capture_output=True, cwd=ROOT, timeout=120)
+
+
+def jsonl(*rows: object) -> bytes:
+    return b"".join(json.dumps(r, ensure_ascii=False).encode() + b"\n" for r in rows)
+
+
+def test_convert_stdin_to_stdout() -> None:
+    r = run("convert", "-", "--to", "dialogkit", stdin=jsonl(GOOD))
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["messages"] == GOOD["messages"]
+    assert out["source"] == {"file": "-", "line": 1, "format": "dialogkit"}
+    assert "日本".encode() in r.stdout
+    assert r.stderr.decode() == "dialogkit -> dialogkit: read 1, written 1, rejected 0\n"
+
+
+def test_convert_error_exit_1_names_file_line_path(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(jsonl(GOOD, BAD))
+    out = tmp_path / "out.jsonl"
+    r = run("convert", str(src), str(out), "--to", "dialogkit")
+    assert r.returncode == 1
+    assert r.stderr.decode() == (
+        f"Error: an SFT conversation needs at least one assistant turn - at $ ({src}:2, "
+        "format=dialogkit)\n"
+    )
+    assert not out.exists()
+    assert r.stdout == b""
+
+
+def test_convert_skip_with_rejects_and_report(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(jsonl(GOOD, BAD, GOOD))
+    out, rej, rep = tmp_path / "o.json", tmp_path / "rej.jsonl", tmp_path / "rep.json"
+    r = run("convert", str(src), str(out), "--to", "dialogkit", "--on-error", "skip",
+            "--rejects", str(rej), "--report", str(rep))
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(rep.read_text())
+    assert {k: doc[k] for k in ("read", "written", "rejected", "rejected_by_reason")} == {
+        "read": 3, "written": 2, "rejected": 1, "rejected_by_reason": {"no_assistant_turn": 1}}
+    assert len(json.loads(out.read_text())) == 2  # .json suffix -> a JSON array
+    assert json.loads(rej.read_text())["record"] == BAD
+
+
+def test_usage_errors_exit_2() -> None:
+    r = run("convert", "-", "--to", "dialogkitt", stdin=jsonl(GOOD))
+    assert r.returncode == 2
+    assert "Unknown format 'dialogkitt'. Did you mean 'dialogkit'?" in r.stderr.decode()
+    assert run("convert", "-", stdin=b"").returncode == 2  # --to missing
+    assert run("convert", "-", "--to", "dialogkit", "--on-error", "maybe").returncode == 2
+    r = run("convert", "nope.jsonl", "--to", "dialogkit")
+    assert r.returncode == 2
+    assert r.stderr.decode() == "Error: No such file: nope.jsonl\n"
+
+
+def test_validate_exit_codes(tmp_path: Path) -> None:
+    good = tmp_path / "g.jsonl"
+    good.write_bytes(jsonl(GOOD))
+    r = run("validate", str(good))
+    assert r.returncode == 0
+    assert r.stdout.decode().startswith(f"{good}: format dialogkit, 1 records, 1 valid, 0 invalid")
+    bad = tmp_path / "b.jsonl"
+    bad.write_bytes(jsonl(GOOD, BAD))
+    r = run("validate", str(bad))
+    assert r.returncode == 1
+    assert "no_assistant_turn" in r.stdout.decode()
+    assert f"({bad}:2, format=dialogkit)" in r.stderr.decode()
+
+
+def test_formats_lists_every_registered_format() -> None:
+    from dialogkit.registry import all_formats
+
+    r = run("formats")
+    assert r.returncode == 0
+    text = r.stdout.decode()
+    for fmt in all_formats():
+        assert fmt.name in text
+
+
+def test_inspect_table(tmp_path: Path) -> None:
+    src = tmp_path / "g.jsonl"
+    src.write_bytes(jsonl(GOOD, GOOD))
+    r = run("inspect", str(src))
+    assert r.returncode == 0, r.stderr
+    text = r.stdout.decode()
+    assert f"{src}: format dialogkit, 2 records, 0 rejected" in text
+    assert "turns per conversation" in text
