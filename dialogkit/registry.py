@@ -45,6 +45,8 @@ _MODULES: list[str] = [
     "dialogkit.formats.openai_completion",
     # "dialogkit.formats.trl",
     "dialogkit.formats.hh_rlhf",
+    "dialogkit.formats.openai_preference",
+    "dialogkit.formats.trl_preference",
 ]
 _REGISTRY: dict[str, Format] = {}
 _ALIASES: dict[str, str] = {}
