@@ -1,0 +1,366 @@
+"""Time ``dialogkit convert`` alpaca -> openai against an orjson round trip of the same file.
+
+Every method runs as a whole fresh process (start-up included, as ``/usr/bin/time -v`` sees it),
+in interleaved rounds (a seeded shuffle of (method, size) each round), so machine noise hits all
+methods alike. Per run: wall seconds, MB/s and records/s of *input*, peak RSS of that one process
+(``ru_maxrss`` from ``os.wait4``), its CPU seconds, and the CPU other processes used meanwhile
+(from ``/proc/stat``; the machine is shared). Ratios are taken per round against
+``orjson_roundtrip`` on the same file, then the median is reported (as perf-anchors.md does).
+
+Methods:
+
+- ``orjson_roundtrip`` [REF]: ``orjson.loads`` + ``orjson.dumps`` per line, no transform.
+- ``orjson_transform``: the same plus the alpaca -> openai dict transform (the floor for any
+  converter in Python; its output is also the oracle the dialogkit output is checked against).
+- ``dialogkit``: ``python -m dialogkit convert IN OUT --from alpaca --to openai``.
+- ``*_startup``: the same commands on a one-record file: the fixed cost inside each figure.
+
+The dialogkit output of the first round is checked record by record against the input
+(record count equal; every ``messages`` list equal to the reference transform). The result is a
+markdown table on stdout and a JSON document (``--json``).
+
+Usage::
+
+    python benchmarks/bench_convert.py --sizes 25,100 --rounds 5 --json benchmarks/data/bench.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gen_corpus import DEFAULT_SEED, MB, write_corpus  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+ORJSON_ROUNDTRIP = """
+import sys, orjson
+loads, dumps = orjson.loads, orjson.dumps
+with open(sys.argv[1], "rb") as f, open(sys.argv[2], "wb") as out:
+    w = out.write
+    for line in f:
+        w(dumps(loads(line)) + b"\\n")
+"""
+
+ORJSON_TRANSFORM = """
+import sys, orjson
+loads, dumps = orjson.loads, orjson.dumps
+with open(sys.argv[1], "rb") as f, open(sys.argv[2], "wb") as out:
+    w = out.write
+    for line in f:
+        r = loads(line)
+        inp = r.get("input")
+        user = r["instruction"] + "\\n\\n" + inp if inp else r["instruction"]
+        w(dumps({"messages": [{"role": "user", "content": user},
+                              {"role": "assistant", "content": r["output"]}]}) + b"\\n")
+"""
+
+REF = "orjson_roundtrip"
+
+
+def methods(python: str, dialogkit: list[str]) -> dict[str, list[str]]:
+    """Each method's command; ``{in}``/``{out}`` are filled in per run."""
+    return {
+        REF: [python, "-c", ORJSON_ROUNDTRIP, "{in}", "{out}"],
+        "orjson_transform": [python, "-c", ORJSON_TRANSFORM, "{in}", "{out}"],
+        "dialogkit": [*dialogkit, "convert", "{in}", "{out}", "--from", "alpaca", "--to",
+                      "openai"],
+    }
+
+
+def _busy_jiffies() -> int | None:
+    """CPU time (clock ticks) all processes have used since boot, or None off Linux."""
+    try:
+        with open("/proc/stat") as f:
+            parts = f.readline().split()
+    except OSError:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in parts[1:9])
+    return user + nice + system + irq + softirq + steal
+
+
+def run_once(cmd: list[str], inp: Path, out: Path) -> dict[str, Any]:
+    """Run one command as a fresh process; wall, peak RSS and CPU of that process only."""
+    argv = [a.replace("{in}", str(inp)).replace("{out}", str(out)) for a in cmd]
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    busy0 = _busy_jiffies()
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+    assert proc.stderr is not None
+    stderr = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    busy1 = _busy_jiffies()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc.stderr.close()
+    if proc.returncode != 0:
+        raise RuntimeError(
+            f"{shlex.join(argv)[:300]} exited {proc.returncode}: {stderr.decode()[-2000:]}"
+        )
+    cpu = usage.ru_utime + usage.ru_stime
+    foreign = None
+    if busy0 is not None and busy1 is not None:
+        foreign = max(0.0, (busy1 - busy0) / tick - cpu)
+    return {
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "peak_rss_mb": usage.ru_maxrss / 1024,  # KiB on Linux -> MiB
+        "foreign_cpu_s": foreign,
+    }
+
+
+def count_lines(path: Path) -> int:
+    """Non-blank lines of a JSONL file."""
+    with open(path, "rb") as f:
+        return sum(1 for line in f if line.strip())
+
+
+def verify(inp: Path, out: Path) -> dict[str, Any]:
+    """Check the dialogkit output against the input, record by record."""
+    import orjson
+
+    n_in = n_out = 0
+    mismatches: list[int] = []
+    extra_keys: set[str] = set()
+    with open(inp, "rb") as fi, open(out, "rb") as fo:
+        for a, b in zip(fi, fo):  # noqa: B905 - the tails are counted below
+            n_in += 1
+            n_out += 1
+            r = orjson.loads(a)
+            o = orjson.loads(b)
+            user = r["instruction"] + "\n\n" + r["input"] if r.get("input") else r["instruction"]
+            want = [{"role": "user", "content": user},
+                    {"role": "assistant", "content": r["output"]}]
+            if o.get("messages") != want:
+                mismatches.append(n_in)
+            extra_keys.update(k for k in o if k != "messages")
+        n_in += sum(1 for line in fi if line.strip())
+        n_out += sum(1 for line in fo if line.strip())
+    with open(out, "rb") as fo:
+        first = orjson.loads(fo.readline())
+    return {
+        "records_in": n_in,
+        "records_out": n_out,
+        "mismatched_records": len(mismatches),
+        "first_mismatches": mismatches[:5],
+        "extra_output_keys": sorted(extra_keys),
+        "first_output_record": first,
+        "ok": n_in == n_out and not mismatches and not extra_keys,
+    }
+
+
+def _median(xs: list[float]) -> float:
+    return statistics.median(xs) if xs else float("nan")
+
+
+def corpus(data_dir: Path, mb: float, seed: int) -> tuple[Path, dict[str, Any]]:
+    """The corpus file for ``mb`` and ``seed``, generated on first use."""
+    path = data_dir / f"alpaca-{mb:g}mb-s{seed}.jsonl"
+    meta_path = path.with_suffix(".meta.json")
+    if path.exists() and meta_path.exists():
+        meta: dict[str, Any] = json.loads(meta_path.read_text())
+        if meta.get("bytes") == path.stat().st_size:
+            return path, meta
+    meta = write_corpus(path, mb, seed)
+    meta_path.write_text(json.dumps(meta) + "\n")
+    return path, meta
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """The whole benchmark: corpora, interleaved rounds, verification, summary."""
+    data_dir: Path = args.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    dialogkit = shlex.split(args.dialogkit) if args.dialogkit else [args.python, "-m", "dialogkit"]
+    cmds = methods(args.python, dialogkit)
+    sizes = [float(s) for s in args.sizes.split(",")]
+    files = {mb: corpus(data_dir, mb, args.seed) for mb in sizes}
+    tiny, _ = corpus(data_dir, 0.0, args.seed)  # one record: start-up cost
+    records = {mb: count_lines(p) for mb, (p, _) in files.items()}
+    work = Path(tempfile.mkdtemp(prefix="bench-out-", dir=data_dir))
+    runs: list[dict[str, Any]] = []
+    checks: dict[str, Any] = {}
+    try:
+        for r in range(args.rounds):
+            jobs = [(m, mb) for m in cmds for mb in sizes]
+            jobs += [(f"{m}_startup", None) for m in cmds]
+            random.Random(args.seed + r).shuffle(jobs)
+            for name, mb in jobs:
+                method = name.removesuffix("_startup")
+                inp = tiny if mb is None else files[mb][0]
+                out = work / f"{name}-{mb}.jsonl"
+                res = run_once(cmds[method], inp, out)
+                res.update(round=r, method=name, mb=mb)
+                if mb is not None:
+                    size = files[mb][1]["bytes"]
+                    res["mb_per_s"] = size / MB / res["wall_s"]
+                    res["records_per_s"] = records[mb] / res["wall_s"]
+                    if method == "dialogkit" and f"{mb:g}" not in checks:
+                        checks[f"{mb:g}"] = verify(inp, out)
+                runs.append(res)
+                out.unlink(missing_ok=True)
+                if not args.quiet:
+                    sys.stderr.write(
+                        f"round {r + 1}/{args.rounds} {name:<26} {'-' if mb is None else mb:>6} "
+                        f"{res['wall_s']:7.3f}s rss {res['peak_rss_mb']:6.1f} MiB\n"
+                    )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return summarize(args, sizes, files, records, runs, checks)
+
+
+def summarize(
+    args: argparse.Namespace,
+    sizes: list[float],
+    files: dict[float, tuple[Path, dict[str, Any]]],
+    records: dict[float, int],
+    runs: list[dict[str, Any]],
+    checks: dict[str, Any],
+) -> dict[str, Any]:
+    """Medians per (method, size), per-round ratios against the reference, and the targets."""
+
+    def pick(method: str, mb: float | None) -> list[dict[str, Any]]:
+        return [x for x in runs if x["method"] == method and x["mb"] == mb]
+
+    startup = {
+        m: _median([x["wall_s"] for x in pick(f"{m}_startup", None)])
+        for m in (REF, "orjson_transform", "dialogkit")
+    }
+    startup_rss = {
+        m: _median([x["peak_rss_mb"] for x in pick(f"{m}_startup", None)])
+        for m in (REF, "orjson_transform", "dialogkit")
+    }
+    rows: list[dict[str, Any]] = []
+    for mb in sizes:
+        size = files[mb][1]["bytes"]
+        ref_by_round = {x["round"]: x for x in pick(REF, mb)}
+        for method in (REF, "orjson_transform", "dialogkit"):
+            xs = pick(method, mb)
+            ratios = [ref_by_round[x["round"]]["wall_s"] / x["wall_s"] for x in xs]
+            walls = [x["wall_s"] for x in xs]
+            # start-up excluded: input bytes over (wall - median start-up of the same command)
+            steady = [
+                (size / MB / (x["wall_s"] - startup[method]))
+                / (size / MB / (ref_by_round[x["round"]]["wall_s"] - startup[REF]))
+                for x in xs
+            ]
+            rows.append({
+                "method": method,
+                "mb": mb,
+                "bytes": size,
+                "records": records[mb],
+                "n": len(xs),
+                "wall_s_median": _median(walls),
+                "wall_s_min": min(walls),
+                "wall_s_max": max(walls),
+                "mb_per_s": size / MB / _median(walls),
+                "records_per_s": records[mb] / _median(walls),
+                "cpu_s_median": _median([x["cpu_s"] for x in xs]),
+                "peak_rss_mb": _median([x["peak_rss_mb"] for x in xs]),
+                "peak_rss_mb_max": max(x["peak_rss_mb"] for x in xs),
+                "ratio_vs_ref": _median(ratios),
+                "ratio_vs_ref_excl_startup": _median(steady),
+                "foreign_cpu_s_max": max((x["foreign_cpu_s"] or 0.0) for x in xs),
+            })
+    dk = {r["mb"]: r for r in rows if r["method"] == "dialogkit"}
+    big, small = max(sizes), min(sizes)
+    targets = {
+        "ratio_min": 0.4,
+        "ratio": dk[big]["ratio_vs_ref"],
+        "ratio_ok": dk[big]["ratio_vs_ref"] >= 0.4,
+        "peak_rss_mb_limit": 100,
+        "peak_rss_mb": max(r["peak_rss_mb_max"] for r in dk.values()),
+        "rss_growth_mb": dk[big]["peak_rss_mb"] - dk[small]["peak_rss_mb"],
+    }
+    targets["rss_ok"] = targets["peak_rss_mb"] < 100 and targets["rss_growth_mb"] < 10
+    return {
+        "command": shlex.join(sys.argv),
+        "python": platform.python_version(),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "seed": args.seed,
+        "rounds": args.rounds,
+        "corpora": {f"{mb:g}": {**files[mb][1], "records": records[mb]} for mb in sizes},
+        "startup_wall_s": startup,
+        "startup_peak_rss_mb": startup_rss,
+        "results": rows,
+        "verification": checks,
+        "targets": targets,
+        "runs": runs,
+    }
+
+
+def markdown(doc: dict[str, Any]) -> str:
+    """The summary as a small markdown table (plus start-up, verification and target lines)."""
+    lines = [
+        f"alpaca -> openai, {doc['rounds']} interleaved rounds, whole processes "
+        f"(medians; ratio = MB/s over orjson_roundtrip's MB/s in the same round)",
+        "",
+        "| method | MB | records | wall s | MB/s | rec/s | peak RSS MiB | ratio "
+        "| ratio excl. start-up |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in doc["results"]:
+        name = f"{r['method']} [REF]" if r["method"] == REF else r["method"]
+        lines.append(
+            f"| {name} | {r['bytes'] / MB:.1f} | {r['records']:,} | {r['wall_s_median']:.3f} | "
+            f"{r['mb_per_s']:.1f} | {r['records_per_s']:,.0f} | {r['peak_rss_mb']:.1f} | "
+            f"{r['ratio_vs_ref']:.3f} | {r['ratio_vs_ref_excl_startup']:.3f} |"
+        )
+    st = doc["startup_wall_s"]
+    rss = doc["startup_peak_rss_mb"]
+    lines += [
+        "",
+        "start-up (one-record file): "
+        + ", ".join(f"{m} {st[m]:.3f} s / {rss[m]:.1f} MiB" for m in st),
+    ]
+    for mb, v in doc["verification"].items():
+        lines.append(
+            f"verified {mb} MB: records in {v['records_in']:,}, out {v['records_out']:,}, "
+            f"mismatched {v['mismatched_records']}, extra keys {v['extra_output_keys'] or 'none'}"
+            f" -> {'OK' if v['ok'] else 'FAIL'}"
+        )
+    t = doc["targets"]
+    lines.append(
+        f"targets: ratio {t['ratio']:.3f} "
+        f"(>= {t['ratio_min']}: {'OK' if t['ratio_ok'] else 'MISS'}); "
+        f"peak RSS {t['peak_rss_mb']:.1f} MiB, growth {t['rss_growth_mb']:+.1f} MiB "
+        f"(< {t['peak_rss_mb_limit']} and flat: {'OK' if t['rss_ok'] else 'MISS'})"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line; exits 1 when the dialogkit output fails verification."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="25,100", help="corpus sizes in 10^6 bytes (default 25,100)")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    ap.add_argument("--data-dir", type=Path, default=ROOT / "benchmarks" / "data")
+    ap.add_argument("--json", type=Path,
+                    default=ROOT / "benchmarks" / "data" / "bench_convert.json")
+    ap.add_argument("--python", default=sys.executable, help="interpreter for every method")
+    ap.add_argument("--dialogkit", default=None,
+                    help="command that runs the CLI (default: PYTHON -m dialogkit)")
+    ap.add_argument("--quiet", action="store_true", help="no per-run lines on stderr")
+    args = ap.parse_args(argv)
+    doc = run(args)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.write(markdown(doc))
+    return 0 if all(v["ok"] for v in doc["verification"].values()) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
