@@ -1,0 +1,284 @@
+"""``sharegpt``: ``{id?, conversations: [{from, value}], system?, tools?}`` rows (FastChat et al.).
+
+Roles: ``human``/``user`` -> user; ``gpt``/``chatgpt``/``bing``/``bard``/``assistant``/``model`` ->
+assistant; ``system`` -> system; ``observation``/``tool`` -> a tool message; ``function_call`` -> an
+assistant message with tool calls: its value is the JSON text ``{"name", "arguments": OBJECT}``
+(or a list of them). The canonical ToolCall keeps ``arguments`` as compact JSON text; the writer
+turns it back into an object and writes the value the way LLaMA-Factory's data does
+(``json.dumps(..., ensure_ascii=False)``), so glaive tool calls come back byte for byte.
+
+LLaMA-Factory variants: a ``system`` column (a non-empty one becomes the first, system, message),
+a ``tools`` column as a JSON string (``""`` means none), and other tags for the same layout. A
+``{"messages": [{"role", "content"}]}`` row looks exactly like ``openai``, so it is never detected
+as sharegpt; read it with ``--from sharegpt`` and the options ``messages_key``/``role_tag``/
+``content_tag``.
+
+Options (``Options.extra``):
+    messages_key: the list column (default ``conversations``).
+    role_tag: the role key of a turn (default ``from``).
+    content_tag: the text key of a turn (default ``value``).
+
+How a row looked is remembered in ``metadata["_sharegpt"]`` (only when it differs from the
+defaults): ``system: "column"``, ``tools: "string"`` (or ``""``), the tags, the source names of
+the roles, and a turn's extra keys (``turns``, aligned with the messages), so the writer gives
+the same shape back. Other formats carry that key through as an extra column.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+
+from dialogkit.errors import RecordError
+from dialogkit.formats._common import expect_object, field, leftovers, resolve_role, type_name
+from dialogkit.formats.openai import LOC, build_conversation, finish_messages
+from dialogkit.models import Message
+from dialogkit.ops.chat import as_conversation
+from dialogkit.registry import Format, Options, WriteContext, register
+
+__all__ = ["FORMAT", "ROLE_ALIASES", "ShareGPT"]
+
+ROLE_ALIASES: dict[str, str] = {
+    "human": "user",
+    "user": "user",
+    "gpt": "assistant",
+    "chatgpt": "assistant",
+    "bing": "assistant",
+    "bard": "assistant",
+    "assistant": "assistant",
+    "model": "assistant",
+    "system": "system",
+    "function_call": "assistant",
+    "observation": "tool",
+    "tool": "tool",
+}
+# the names the writer uses for canonical roles (FastChat / LLaMA-Factory defaults)
+DEFAULT_NAMES: dict[str, str] = {
+    "user": "human",
+    "assistant": "gpt",
+    "system": "system",
+    "tool": "observation",
+}
+FUNCTION_CALL = "function_call"
+MARKER = "_sharegpt"
+_EXTRA = "_extra"  # private key: a turn's keys besides role and content
+_DEFAULT_KEYS = {"messages": "conversations", "role": "from", "content": "value"}
+
+
+def _keys(opts: Options, marker: dict[str, Any] | None = None) -> dict[str, str]:
+    """The list column and turn tags: options, else what the row was read with, else defaults."""
+    remembered = (marker or {}).get("keys", {})
+    return {
+        "messages": opts.get("messages_key") or remembered.get("messages", "conversations"),
+        "role": opts.get("role_tag") or remembered.get("role", "from"),
+        "content": opts.get("content_tag") or remembered.get("content", "value"),
+    }
+
+
+def read_function_call(value: str, loc: str) -> list[dict[str, Any]]:
+    """A ``function_call`` value (JSON ``{"name", "arguments"}`` or a list of them) as ToolCalls."""
+    try:
+        obj = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise RecordError(
+            f"a function_call value must be JSON text: {str(exc).split(': line ')[0]}",
+            loc=loc, rule="function_call not JSON",
+        ) from exc
+    calls = obj if isinstance(obj, list) and obj else [obj]
+    out = []
+    for call in calls:
+        if not isinstance(call, dict) or not isinstance(call.get("name"), str) or (
+            "arguments" not in call
+        ):
+            got = type_name(call) if not isinstance(call, dict) else f"keys {sorted(call)}"
+            raise RecordError(
+                f'Expected a JSON object {{"name": str, "arguments": ...}}, got {got}',
+                loc=loc, rule="function_call shape",
+            )
+        extra = set(call) - {"name", "arguments"}
+        if extra:
+            raise RecordError(
+                f"Unexpected key {sorted(extra)[0]!r} in a function_call value "
+                "(expected name, arguments)", loc=loc, rule="function_call shape",
+            )
+        # compact and deterministic (key order kept): the canonical JSON text of the arguments
+        out.append({"name": call["name"], "arguments": orjson.dumps(call["arguments"]).decode()})
+    return out
+
+
+def _read_tools(row: dict[str, Any], marker: dict[str, Any]) -> Any:
+    """The ``tools`` column: a list, or LLaMA-Factory's JSON string of one (``""`` = none)."""
+    tools = row.get("tools")
+    if not isinstance(tools, str):
+        return field(row, "tools", list, required=False)
+    if tools == "":
+        marker["tools"] = ""
+        return None
+    try:
+        parsed = orjson.loads(tools)
+    except orjson.JSONDecodeError as exc:
+        raise RecordError(
+            f"the tools string must be JSON text: {str(exc).split(': line ')[0]}",
+            loc="$.tools", rule="tools not JSON",
+        ) from exc
+    if not isinstance(parsed, list):
+        raise RecordError(
+            f"Expected a JSON array of tool schemas in the tools string, got `{type_name(parsed)}`",
+            loc="$.tools", rule="tools not a list",
+        )
+    marker["tools"] = "string"
+    return parsed
+
+
+class ShareGPT(Format):
+    """ShareGPT conversations (``from``/``value`` turns), with LLaMA-Factory's system/tools columns.
+
+    Options: ``messages_key``, ``role_tag``, ``content_tag`` (see the module docstring), plus the
+    shared turn policies (``unknown_role``, ``empty_turn``, ``consecutive``).
+    """
+
+    name = "sharegpt"
+    aliases = ("vicuna", "fastchat")
+    description = "ShareGPT / Vicuna conversations ({conversations: [{from, value}]})"
+    reads = ("conversation",)
+    writes = ("conversation", "demo", "trainer_dialogue")
+
+    def detect(self, row: Any) -> int:
+        """2 for a ``conversations`` list of ``from`` turns with no preference columns."""
+        if not isinstance(row, dict) or {"chosen", "rejected", "label"}.intersection(row):
+            return 0
+        conv = row.get("conversations")
+        if isinstance(conv, list) and conv and isinstance(conv[0], dict) and "from" in conv[0]:
+            return 2
+        return 0
+
+    def read_row(self, data: Any, opts: Options) -> Iterable[Any]:
+        row = expect_object(data)
+        keys = _keys(opts)
+        mkey, rtag, ctag = keys["messages"], keys["role"], keys["content"]
+        turns = field(row, mkey, list)
+        marker: dict[str, Any] = {}
+        known = {mkey, "tools"}
+        messages: list[dict[str, Any]] = []
+        system = row.get("system")
+        if isinstance(system, str) and system != "":
+            messages.append({"role": "system", "content": system, LOC: "$.system"})
+            marker["system"] = "column"
+            known.add("system")
+        elif system is not None and not isinstance(system, str):
+            field(row, "system", str)  # raises the typed error
+        names: dict[str, set[str]] = {}
+        for i, turn in enumerate(turns):
+            loc = f"$.{mkey}[{i}]"
+            turn = expect_object(turn, loc)
+            if rtag not in turn:
+                raise RecordError(f"missing required field `{rtag}`", loc=f"{loc}.{rtag}",
+                                  rule="missing role")
+            raw = turn[rtag]
+            role = resolve_role(raw, ROLE_ALIASES, opts, f"{loc}.{rtag}")
+            if role is None:
+                continue
+            value = field(turn, ctag, str, loc)
+            msg: dict[str, Any]
+            if raw == FUNCTION_CALL:
+                msg = {"role": "assistant", "content": None,
+                       "tool_calls": read_function_call(value, f"{loc}.{ctag}"), LOC: loc}
+            else:
+                msg = {"role": role, "content": value, LOC: loc}
+                names.setdefault(role, set()).add(raw)
+            extra = leftovers(turn, (rtag, ctag))
+            if extra:
+                msg[_EXTRA] = extra
+            messages.append(msg)
+        messages = finish_messages(messages, opts)
+        extras = [m.get(_EXTRA) for m in messages]
+        if any(extras):
+            marker["turns"] = extras
+        if keys != _DEFAULT_KEYS:
+            marker["keys"] = keys
+        roles = {r: min(n) for r, n in names.items() if len(n) == 1 and min(n) != DEFAULT_NAMES[r]}
+        if roles:
+            marker["roles"] = roles
+        tools = _read_tools(row, marker)
+        record_id = row.get("id") if isinstance(row.get("id"), str) else None
+        if record_id is not None:
+            known.add("id")
+        metadata = leftovers(row, known)
+        if marker:
+            metadata[MARKER] = marker
+        yield build_conversation(messages, record_id=record_id, tools=tools, metadata=metadata)
+
+    def write_record(self, record: Any, ctx: WriteContext) -> Any:
+        conv = as_conversation(record, ctx, self.name)
+        meta = dict(conv.metadata)
+        marker = meta.pop(MARKER, None) or {}
+        keys = _keys(ctx.options, marker)
+        names = {**DEFAULT_NAMES, **marker.get("roles", {})}
+        extras = marker.get("turns") or []
+        row: dict[str, Any] = {}
+        if conv.id is not None:
+            row["id"] = conv.id
+        messages = list(conv.messages)
+        offset = 0
+        system_text = None
+        if marker.get("system") == "column" and messages and messages[0].role == "system":
+            system_text = messages[0].content
+            messages = messages[1:]
+            offset = 1
+        turns = []
+        for i, m in enumerate(messages):
+            turn = self._turn(m, names, keys, ctx)
+            extra = extras[i + offset] if i + offset < len(extras) else None
+            if extra:
+                turn.update({k: v for k, v in extra.items() if k not in turn})
+            turns.append(turn)
+        row[keys["messages"]] = turns
+        if system_text is not None:
+            row["system"] = system_text
+        if conv.tools is not None:
+            if marker.get("tools") == "string":
+                row["tools"] = json.dumps(conv.tools, ensure_ascii=False)
+            else:
+                row["tools"] = conv.tools
+        elif marker.get("tools") == "":
+            row["tools"] = ""
+        for key, value in meta.items():
+            row.setdefault(key, value)
+        return row
+
+    def _turn(self, m: Message, names: dict[str, str], keys: dict[str, str],
+              ctx: WriteContext) -> dict[str, Any]:
+        """One canonical message as a ShareGPT turn; fields with no place here are tallied."""
+        rtag, ctag = keys["role"], keys["content"]
+        for name in ("name", "tool_call_id", "weight", "reasoning"):
+            if getattr(m, name) is not None:
+                ctx.drop(name)
+        if m.tool_calls:
+            if m.content:
+                raise RecordError(
+                    "sharegpt cannot hold an assistant message with both text and tool calls "
+                    "(a function_call turn has no text)", rule="content with tool calls",
+                )
+            if m.content == "":
+                ctx.drop("content")
+            calls = []
+            for c in m.tool_calls:
+                if c.id is not None:
+                    ctx.drop("tool_calls.id")
+                try:
+                    args = json.loads(c.arguments)
+                except json.JSONDecodeError as exc:
+                    raise RecordError(
+                        f"tool call arguments are not JSON text ({exc.msg}); sharegpt stores "
+                        "them as a JSON value", rule="arguments not JSON",
+                    ) from exc
+                calls.append({"name": c.name, "arguments": args})
+            value: Any = calls[0] if len(calls) == 1 else calls
+            return {rtag: FUNCTION_CALL, ctag: json.dumps(value, ensure_ascii=False)}
+        return {rtag: names[m.role], ctag: m.content if m.content is not None else ""}
+
+
+FORMAT = register(ShareGPT())

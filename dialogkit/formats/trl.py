@@ -1,0 +1,331 @@
+"""``trl``: the columns TRL's ``SFTTrainer`` reads, as conversations.
+
+Rows:
+    ``{"messages": [...]}``: conversational language modeling -> Conversation.
+    ``{"prompt": [...], "completion": [...]}``: conversational prompt-completion -> Conversation
+    (prompt + completion); ``metadata["_trl"]`` keeps ``type: "prompt-completion"`` and
+    ``prompt_len`` so the writer splits it at the same place.
+    ``{"prompt": str, "completion": str}``: standard prompt-completion -> Conversation
+    [user, assistant] with ``format: "standard"`` in ``metadata["_trl"]``, written back as strings.
+    ``{"text": str}``: rejected ("plain text has no roles"): a rendered string cannot be turned
+    back into turns. It is not detected either.
+A ``tools`` column (a list of JSON schemas, or the JSON string older ``datasets`` needed) is kept.
+
+Messages follow TRL: ``{role, content, tool_calls?, name?, tool_call_id?, thinking?}``; a tool
+call is ``{type: "function", function: {name, arguments: OBJECT}}`` (``id`` optional);
+``thinking`` is the canonical ``reasoning``. Canonical ``arguments`` is JSON text: the reader
+serialises an object compactly (orjson, key order kept); the writer parses it back to an object.
+When that would change the text (``'{"altitude": 100}'`` has a space), the exact text is kept
+under ``_trl.arguments`` in the row so reading it back restores it; text that is not a JSON
+object (the drone file's double-encoded arguments) is written as the string it is.
+
+Writer option ``trl_type``: ``messages`` | ``prompt-completion`` | ``text``. Default: what the
+record was read as (``metadata["_trl"]``), else ``messages``. ``prompt-completion`` without a
+remembered split puts every message after the last user turn in ``completion``. ``text`` needs a
+chat template to render messages and is a UsageError for now.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+
+from dialogkit.errors import RecordError, UsageError
+from dialogkit.formats._common import expect_object, field, leftovers, resolve_role, type_name
+from dialogkit.formats.openai import (
+    LOC,
+    ROLES,
+    build_conversation,
+    check_keys,
+    finish_messages,
+    optional_str,
+)
+from dialogkit.models import Conversation, Message
+from dialogkit.ops.chat import as_conversation
+from dialogkit.registry import Format, Options, WriteContext, register
+
+__all__ = ["FORMAT", "TRL", "TRL_TYPES"]
+
+TRL_TYPES = ("messages", "prompt-completion", "text")
+MARKER = "_trl"
+_PART = "_part"  # private key: which column a message came from (prompt or completion)
+MESSAGE_KEYS = ("role", "content", "name", "tool_calls", "tool_call_id", "thinking")
+_CALL_KEYS = ("id", "type", "function")
+_FUNCTION_KEYS = ("name", "arguments")
+_OTHER_LAYOUTS = frozenset({"chosen", "rejected", "label", "completions", "labels"})
+
+
+def _is_messages(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and isinstance(value[0], dict) and (
+        "role" in value[0]
+    )
+
+
+def _read_call(call: Any, loc: str, remembered: dict[str, str], key: str) -> dict[str, Any]:
+    """A TRL tool call as a canonical ToolCall dict (``arguments`` as JSON text)."""
+    call = expect_object(call, loc)
+    check_keys(call, _CALL_KEYS, loc, "a tool call")
+    fn = field(call, "function", dict, loc)
+    floc = f"{loc}.function"
+    check_keys(fn, _FUNCTION_KEYS, floc, "a tool call's function")
+    if fn.get("arguments") is None:
+        raise RecordError("missing required field `arguments`", loc=f"{floc}.arguments",
+                          rule="missing arguments")
+    args = fn["arguments"]
+    text = args if isinstance(args, str) else orjson.dumps(args).decode()
+    if key in remembered and remembered[key] != text:
+        try:
+            same = json.loads(remembered[key]) == args
+        except json.JSONDecodeError:
+            same = False
+        if same:  # the exact text the record had before it was written as an object
+            text = remembered[key]
+    out: dict[str, Any] = {"name": field(fn, "name", str, floc), "arguments": text}
+    call_id = optional_str(call, "id", loc)
+    if call_id is not None:
+        out["id"] = call_id
+    kind = call.get("type", "function")
+    if kind != "function":
+        raise RecordError(f"Expected 'function', got {kind!r}", loc=f"{loc}.type",
+                          rule="tool call type")
+    return out
+
+
+def _read_messages(items: list[Any], column: str, opts: Options, remembered: dict[str, str],
+                   start: int = 0) -> list[dict[str, Any]]:
+    """TRL message objects (``None`` values count as absent, as Arrow writes them)."""
+    out: list[dict[str, Any]] = []
+    for i, m in enumerate(items):
+        loc = f"$.{column}[{i}]"
+        m = expect_object(m, loc)
+        m = {k: v for k, v in m.items() if v is not None or k == "content"}
+        check_keys(m, MESSAGE_KEYS, loc, "a message")
+        if "role" not in m:
+            raise RecordError("missing required field `role`", loc=f"{loc}.role",
+                              rule="missing role")
+        role = resolve_role(m["role"], ROLES, opts, f"{loc}.role")
+        if role is None:
+            continue
+        content = m.get("content")
+        if content is not None and not isinstance(content, str):
+            raise RecordError(f"Expected `str` or `null`, got `{type_name(content)}`",
+                              loc=f"{loc}.content", rule="wrong type content")
+        msg: dict[str, Any] = {"role": role, "content": content, LOC: loc, _PART: column}
+        for key in ("name", "tool_call_id"):
+            if key in m:
+                msg[key] = field(m, key, str, loc)
+        if "thinking" in m:
+            msg["reasoning"] = field(m, "thinking", str, loc)
+        if "tool_calls" in m:
+            calls = field(m, "tool_calls", list, loc)
+            msg["tool_calls"] = [
+                _read_call(c, f"{loc}.tool_calls[{j}]", remembered, f"{start + i}.{j}")
+                for j, c in enumerate(calls)
+            ]
+        out.append(msg)
+    return out
+
+
+def _read_tools(row: dict[str, Any], marker: dict[str, Any]) -> Any:
+    """The ``tools`` column: a list of schemas, or that list as a JSON string."""
+    tools = row.get("tools")
+    if not isinstance(tools, str):
+        return field(row, "tools", list, required=False)
+    try:
+        parsed = orjson.loads(tools)
+    except orjson.JSONDecodeError as exc:
+        raise RecordError(f"the tools string must be JSON text: {str(exc).split(': line ')[0]}",
+                          loc="$.tools", rule="tools not JSON") from exc
+    if not isinstance(parsed, list):
+        raise RecordError(
+            f"Expected a JSON array of tool schemas in the tools string, got `{type_name(parsed)}`",
+            loc="$.tools", rule="tools not a list",
+        )
+    marker["tools"] = "string"
+    return parsed
+
+
+class TRL(Format):
+    """TRL SFT rows: ``messages``, or ``prompt``/``completion`` (message lists or strings).
+
+    Options: ``trl_type`` for the writer (``messages`` | ``prompt-completion``; ``text`` is a
+    UsageError until chat templates are supported), plus the shared turn policies for reading.
+    """
+
+    name = "trl"
+    aliases = ("trl-sft",)
+    description = "TRL SFT columns: messages, or prompt/completion (conversational or standard)"
+    reads = ("conversation",)
+    writes = ("conversation", "demo", "trainer_dialogue")
+
+    def detect(self, row: Any) -> int:
+        """3: conversational prompt/completion; 1: ``messages`` or string prompt/completion."""
+        if not isinstance(row, dict) or _OTHER_LAYOUTS.intersection(row):
+            return 0
+        if "prompt" in row and "completion" in row:
+            p, c = row["prompt"], row["completion"]
+            if _is_messages(p) and _is_messages(c):
+                return 3
+            if isinstance(p, str) and isinstance(c, str):
+                return 1
+            return 0
+        if "prompt" not in row and "completion" not in row and _is_messages(row.get("messages")):
+            return 1
+        return 0
+
+    def read_row(self, data: Any, opts: Options) -> Iterable[Any]:
+        row = expect_object(data)
+        carried = row.get(MARKER) if isinstance(row.get(MARKER), dict) else {}
+        remembered = carried.get("arguments") or {}
+        marker: dict[str, Any] = {}
+        if "messages" in row:
+            items = field(row, "messages", list)
+            messages = _read_messages(items, "messages", opts, remembered)
+            known: tuple[str, ...] = ("messages",)
+        elif "prompt" in row and "completion" in row:
+            known = ("prompt", "completion")
+            prompt, completion = row["prompt"], row["completion"]
+            if isinstance(prompt, str) and isinstance(completion, str):
+                messages = [
+                    {"role": "user", "content": prompt, LOC: "$.prompt", _PART: "prompt"},
+                    {"role": "assistant", "content": completion, LOC: "$.completion",
+                     _PART: "completion"},
+                ]
+                marker.update({"type": "prompt-completion", "format": "standard"})
+            elif isinstance(prompt, list) and isinstance(completion, list):
+                messages = _read_messages(prompt, "prompt", opts, remembered)
+                messages += _read_messages(completion, "completion", opts, remembered,
+                                           start=len(prompt))
+                marker["type"] = "prompt-completion"
+            else:
+                raise RecordError(
+                    "`prompt` and `completion` must both be strings or both be message lists, "
+                    f"got `{type_name(prompt)}` and `{type_name(completion)}`",
+                    loc="$.completion", rule="prompt/completion types",
+                )
+        elif "text" in row:
+            raise RecordError(
+                "plain text has no roles: a TRL `text` row cannot be read as a conversation",
+                loc="$.text", rule="plain text",
+            )
+        else:
+            raise RecordError(
+                "Expected TRL SFT columns: `messages`, or `prompt` and `completion`",
+                loc="$", rule="not a TRL SFT row",
+            )
+        messages = finish_messages(messages, opts)
+        if marker.get("type") == "prompt-completion":
+            marker["prompt_len"] = sum(1 for m in messages if m.get(_PART) == "prompt")
+        tools = _read_tools(row, marker)
+        record_id = optional_str(row, "id", "$")
+        metadata = leftovers(row, {*known, "tools", "id", MARKER})
+        extra_marker = {k: v for k, v in carried.items() if k != "arguments"}
+        marker = {**extra_marker, **marker}
+        if marker:
+            metadata[MARKER] = marker
+        yield build_conversation(messages, record_id=record_id, tools=tools, metadata=metadata)
+
+    def write_record(self, record: Any, ctx: WriteContext) -> Any:
+        conv = as_conversation(record, ctx, self.name)
+        meta = dict(conv.metadata)
+        marker = meta.pop(MARKER, None) or {}
+        trl_type = ctx.options.get("trl_type") or marker.get("type") or "messages"
+        if trl_type not in TRL_TYPES:
+            raise UsageError(f"trl_type must be one of {', '.join(TRL_TYPES)}, got {trl_type!r}")
+        if trl_type == "text":
+            raise UsageError(
+                "trl_type=text needs a chat template to render messages into text, which the "
+                "trl writer does not do yet; write `messages` or `prompt-completion`"
+            )
+        remember: dict[str, str] = {}
+        row: dict[str, Any] = {}
+        if conv.id is not None:
+            row["id"] = conv.id
+        if trl_type == "messages":
+            row["messages"] = [self._message(m, i, remember, ctx)
+                               for i, m in enumerate(conv.messages)]
+        elif marker.get("format") == "standard" and ctx.options.get("trl_type") is None:
+            row.update(self._standard(conv))
+        else:
+            cut = self._split(conv, marker)
+            out = [self._message(m, i, remember, ctx) for i, m in enumerate(conv.messages)]
+            row["prompt"], row["completion"] = out[:cut], out[cut:]
+        if conv.tools is not None:
+            tools_as_string = marker.get("tools") == "string"
+            row["tools"] = json.dumps(conv.tools, ensure_ascii=False) if tools_as_string \
+                else conv.tools
+        for key, value in meta.items():
+            row.setdefault(key, value)
+        if remember:
+            row[MARKER] = {"arguments": remember}
+        return row
+
+    def _standard(self, conv: Conversation) -> dict[str, str]:
+        """Standard prompt/completion strings: the record must be exactly [user, assistant] text."""
+        msgs = conv.messages
+        plain = all(
+            m.content is not None and not m.tool_calls and m.name is None
+            and m.tool_call_id is None and m.weight is None and m.reasoning is None
+            for m in msgs
+        )
+        if len(msgs) != 2 or [m.role for m in msgs] != ["user", "assistant"] or not plain:
+            raise RecordError(
+                "standard prompt/completion holds exactly one user and one assistant text turn, "
+                f"got roles {[m.role for m in msgs]}", rule="not standard prompt/completion",
+            )
+        return {"prompt": msgs[0].content or "", "completion": msgs[1].content or ""}
+
+    def _split(self, conv: Conversation, marker: dict[str, Any]) -> int:
+        """Where the completion starts: the remembered split, else after the last user turn."""
+        n = len(conv.messages)
+        cut = marker.get("prompt_len")
+        if isinstance(cut, int) and 0 < cut < n:
+            return cut
+        users = [i for i, m in enumerate(conv.messages) if m.role == "user"]
+        if not users or users[-1] == n - 1:
+            raise RecordError(
+                "prompt-completion needs a user turn followed by the completion",
+                rule="no completion",
+            )
+        return users[-1] + 1
+
+    def _message(self, m: Message, i: int, remember: dict[str, str],
+                 ctx: WriteContext) -> dict[str, Any]:
+        """One canonical message in TRL's shape (tool-call arguments as objects)."""
+        d: dict[str, Any] = {"role": m.role}
+        if m.content is not None:
+            d["content"] = m.content
+        if m.reasoning is not None:
+            d["thinking"] = m.reasoning
+        if m.name is not None:
+            d["name"] = m.name
+        if m.tool_calls:
+            calls = []
+            for j, c in enumerate(m.tool_calls):
+                args: Any = c.arguments
+                try:
+                    parsed = json.loads(c.arguments)
+                except json.JSONDecodeError:
+                    parsed = None
+                if isinstance(parsed, dict):
+                    args = parsed
+                    if orjson.dumps(parsed).decode() != c.arguments:
+                        remember[f"{i}.{j}"] = c.arguments
+                call: dict[str, Any] = {}
+                if c.id is not None:
+                    call["id"] = c.id
+                call["type"] = "function"
+                call["function"] = {"name": c.name, "arguments": args}
+                calls.append(call)
+            d["tool_calls"] = calls
+        if m.tool_call_id is not None:
+            d["tool_call_id"] = m.tool_call_id
+        if m.weight is not None:
+            ctx.drop("weight")
+        return d
+
+
+FORMAT = register(TRL())
