@@ -45,6 +45,7 @@ _MODULES: list[str] = [
     "dialogkit.formats.openai_completion",
     "dialogkit.formats.trl",
     "dialogkit.formats.hh_rlhf",
+    "dialogkit.formats.oasst",
     "dialogkit.formats.openai_preference",
     "dialogkit.formats.trl_preference",
 ]
