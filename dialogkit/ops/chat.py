@@ -21,6 +21,9 @@ from dialogkit.registry import WriteContext
 
 __all__ = ["add_system", "as_conversation", "demo_to_conversation", "user_text"]
 
+# pydantic-core validation of a plain dict is several times faster than model_construct
+_validate_conversation = Conversation.__pydantic_validator__.validate_python
+
 
 def user_text(prompt: str, input: str | None, join: str = "\n\n") -> str:
     """The user turn of a demonstration: the instruction, then its input after ``join`` if any."""
@@ -35,15 +38,16 @@ def demo_to_conversation(demo: InstructionDemo, join: str = "\n\n") -> Conversat
         >>> [m.content for m in demo_to_conversation(d).messages]
         ['Add\\n\\n2+2', '4']
     """
-    messages = []
+    messages: list[dict[str, Any]] = []
     if demo.system is not None:
-        messages.append(Message.model_construct(role="system", content=demo.system))
-    messages.append(Message.model_construct(role="user", content=user_text(demo.prompt, demo.input, join)))
-    messages.append(Message.model_construct(role="assistant", content=demo.response))
-    return Conversation.model_construct(
-        kind="conversation", id=demo.id, messages=messages, tools=None,
-        source=demo.source, metadata=dict(demo.metadata),
-    )
+        messages.append({"role": "system", "content": demo.system})
+    messages.append({"role": "user", "content": user_text(demo.prompt, demo.input, join)})
+    messages.append({"role": "assistant", "content": demo.response})
+    conv = _validate_conversation({"messages": messages, "id": demo.id,
+                                   "metadata": demo.metadata})
+    if demo.source is not None:
+        conv.__dict__["source"] = demo.source
+    return conv
 
 
 def as_conversation(record: Any, ctx: WriteContext, fmt: str) -> Conversation:
