@@ -21,6 +21,7 @@ errors back to that path.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -49,6 +50,7 @@ _OTHER_LAYOUTS = frozenset(
     {"chosen", "rejected", "label", "prompt", "completion", "conversations", "input",
      "preferred_output", "non_preferred_output", "text"}
 )
+_REASON_INDEX = re.compile(r"messages\[(\d+)\]")
 LOC = "_loc"  # private key: a message dict's source path, carried through the turn policies
 
 
@@ -94,6 +96,9 @@ def build_conversation(
         return build(Conversation, data)
     except RecordError as exc:
         exc.loc = _source_loc(exc.loc, locs)
+        m = _REASON_INDEX.match(exc.reason)
+        if exc.loc in (None, "$") and m and int(m.group(1)) < len(locs):
+            exc.loc = locs[int(m.group(1))]  # "messages[3] is a tool message that ..."
         raise
 
 
