@@ -35,7 +35,7 @@ Writing options (through ``Options.extra``):
   plain text, so it is never merged in silently).
 
 Round trips: a record read from a file that is not explicit conversational carries the marker
-``metadata["_trl"]`` (``{"prompt": "implicit"}`` and/or ``{"style": "standard"}``). Without
+``metadata["_trl"]`` (``{"prompt": "implicit"}`` and/or ``{"format": "standard"}``). Without
 options a writer follows the first record's marker, so ``read -> write -> read`` of the same
 file is equal. The layout is fixed per output by its first record, so every row has the same
 columns; writers never write the marker itself. Other columns: string ``id`` and ``group_id``
@@ -158,7 +158,7 @@ def _marker(prompt: str = "explicit", style: str = "conversational") -> dict[str
     if prompt != "explicit":
         mark["prompt"] = prompt
     if style != "conversational":
-        mark["style"] = style
+        mark["format"] = style
     return {"_trl": mark} if mark else {}
 
 
@@ -174,7 +174,7 @@ def _layout(record: Any, ctx: WriteContext, with_prompt: bool) -> tuple[str, str
     mark = record.metadata.get("_trl")
     mark = mark if isinstance(mark, dict) else {}
     prompt = ctx.options.get("trl_prompt") or mark.get("prompt", "explicit")
-    style = ctx.options.get("trl_style") or mark.get("style", "conversational")
+    style = ctx.options.get("trl_style") or mark.get("format", "conversational")
     if prompt not in ("explicit", "implicit"):
         raise UsageError(f"trl_prompt must be 'explicit' or 'implicit', got {prompt!r}")
     if style not in ("conversational", "standard"):
