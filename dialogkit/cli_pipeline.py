@@ -1,0 +1,289 @@
+"""The reward-model pipeline commands: pairs, merge, split, dedup, build.
+
+Each prints its counts to stderr and writes atomically. Only typer and the stdlib are imported
+at module level so ``dialogkit --help`` stays fast; the library is imported inside commands.
+
+``merge`` writes ``--to openai`` by default: OpenAI's chat JSONL is the chat format most SFT
+trainers read, and its writer keeps each record's metadata (and so ``provenance``) as extra keys.
+``split`` and ``dedup`` write in the input's own format (``dialogkit`` if that one is read-only).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from dialogkit.cli_common import err, guarded, progress_counter
+
+__all__ = ["register"]
+
+
+class Strategy(str, Enum):
+    """Which pairs a ranking gives."""
+
+    all = "all"
+    best_vs_rest = "best-vs-rest"
+    adjacent = "adjacent"
+    best_vs_worst = "best-vs-worst"
+
+
+class Margin(str, Enum):
+    """The margin each pair carries."""
+
+    none = "none"
+    rank = "rank"
+    score = "score"
+
+
+class DedupBy(str, Enum):
+    """What makes two records duplicates."""
+
+    prompt = "prompt"
+    record = "record"
+
+
+def _writable(fmt: Any) -> str:
+    """The input format's name if it can be written, else ``dialogkit``."""
+    return fmt.name if fmt.writes else "dialogkit"
+
+
+def _read_all(input: str, from_: str, label: str) -> tuple[list[Any], list[Any], Any]:
+    """(records, rejects, format) of a whole input, with a progress counter."""
+    from dialogkit.api import iter_outcomes
+    from dialogkit.registry import Reject
+
+    found: list[Any] = []
+    records: list[Any] = []
+    rejects: list[Any] = []
+    with progress_counter(f"{label} {input}") as update:
+        for n, item in enumerate(iter_outcomes(input, from_, on_format=found.append), 1):
+            (rejects if isinstance(item, Reject) else records).append(item)
+            update(n)
+    return records, rejects, found[0] if found else None
+
+
+def _report_rejects(rejects: list[Any]) -> None:
+    from collections import Counter
+
+    for rule, n in sorted(Counter(r.error.rule for r in rejects).items()):
+        err(f"  rejected {n}: {rule}")
+    for r in rejects[:3]:
+        err(f"  {r.error}")
+
+
+def pairs(
+    input: Annotated[str, typer.Argument(help="Input file with comparisons, or - for stdin.")],
+    output: Annotated[str, typer.Argument(help="Output file, or - for stdout.")],
+    from_: Annotated[
+        str, typer.Option("--from", "-f", help="Input format, or auto to detect it.")
+    ] = "auto",
+    strategy: Annotated[
+        Strategy, typer.Option(help="all (InstructGPT), best-vs-rest, adjacent or best-vs-worst.")
+    ] = Strategy.all,
+    to: Annotated[str, typer.Option("--to", "-t", help="Output format name.")] = "",
+    margin: Annotated[
+        Margin, typer.Option(help="none, rank (rank gap) or score (score difference).")
+    ] = Margin.none,
+) -> None:
+    """Turn ranked comparisons into preference pairs (rank 0 = best; higher score = better)."""
+    from dialogkit.api import iter_outcomes, write
+    from dialogkit.errors import UsageError
+    from dialogkit.ops.pairs import PairReport, iter_pairs
+    from dialogkit.registry import Reject
+
+    if not to:
+        raise UsageError("--to FORMAT is required (see `dialogkit formats`)")
+    prep = PairReport()
+    rejects: list[Any] = []
+
+    def good() -> Any:
+        for item in iter_pairs(iter_outcomes(input, from_), strategy.value, margin.value, prep):
+            if isinstance(item, Reject):
+                rejects.append(item)
+                continue
+            yield item
+
+    with progress_counter(f"pairing {input}"):
+        rep = write(good(), output, format=to)
+    others = sum(prep.other_kinds.values())
+    err(
+        f"pairs ({strategy.value}): read {prep.read} records: {prep.comparisons} comparisons, "
+        f"{others} other records skipped, {prep.rejected} rejected; "
+        f"{prep.without_pairs} comparisons gave no pair; wrote {rep.written} pairs"
+    )
+    for kind, n in sorted(prep.other_kinds.items()):
+        err(f"  skipped {n}: kind {kind}")
+    _report_rejects(rejects)
+
+
+def merge(
+    inputs: Annotated[list[str], typer.Argument(help="Input files, then the OUTPUT file last.")],
+    weight: Annotated[
+        list[str] | None,
+        typer.Option(help="SOURCE=W: repeat/sample factor of an input (path, file name or stem)."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed for fractional weights.")] = 0,
+    to: Annotated[str, typer.Option("--to", "-t", help="Output chat format.")] = "openai",
+) -> None:
+    """Merge the inputs into one chat-format SFT set (the last path is OUTPUT), with provenance."""
+    from dialogkit.api import write
+    from dialogkit.errors import UsageError
+    from dialogkit.ops.merge import MergeReport, MergeSource
+    from dialogkit.ops.merge import merge as run_merge
+    from dialogkit.registry import Reject
+
+    if len(inputs) < 2:
+        raise UsageError("merge needs at least one INPUT and an OUTPUT")
+    *srcs, output = inputs
+    weights = _weights(weight, srcs)
+    mrep = MergeReport()
+    rejects: list[Any] = []
+
+    def good() -> Any:
+        sources = [MergeSource(path=p, weight=weights.get(p, 1.0), name=p) for p in srcs]
+        for item in run_merge(sources, seed=seed, report=mrep):
+            if isinstance(item, Reject):
+                rejects.append(item)
+                continue
+            yield item
+
+    with progress_counter("merging"):
+        rep = write(good(), output, format=to)
+    for s in mrep.sources:
+        err(f"{s.name} ({s.format}, weight {s.weight:g}): read {s.read}, converted "
+            f"{s.converted}, rejected {s.rejected}, written {s.written}")
+    err(f"merge: wrote {rep.written} records to {output}")
+    _report_rejects(rejects)
+
+
+def _weights(items: list[str] | None, srcs: list[str]) -> dict[str, float]:
+    from dialogkit.errors import UsageError
+
+    out: dict[str, float] = {}
+    for item in items or []:
+        name, sep, value = item.rpartition("=")
+        if not sep or not name:
+            raise UsageError(f"--weight takes SOURCE=W, got {item!r}")
+        try:
+            w = float(value)
+        except ValueError:
+            raise UsageError(f"--weight {item!r}: W must be a number") from None
+        matches = [p for p in srcs if name in (p, Path(p).name, Path(p).stem)]
+        if len(matches) != 1:
+            what = "matches no input" if not matches else "matches several inputs"
+            raise UsageError(f"--weight {item!r}: {name!r} {what} (inputs: {', '.join(srcs)})")
+        out[matches[0]] = w
+    return out
+
+
+def split(
+    input: Annotated[str, typer.Argument(help="Input file, or - for stdin.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for train/validation/test.jsonl.")],
+    train: Annotated[float | None, typer.Option(help="Train fraction (default 0.8).")] = None,
+    validation: Annotated[
+        float | None, typer.Option(help="Validation fraction (default 0.1).")
+    ] = None,
+    test: Annotated[float | None, typer.Option(help="Test fraction (default 0.1).")] = None,
+    group_by: Annotated[
+        str | None,
+        typer.Option(help="Group key: a record field or metadata key (e.g. message_tree_id)."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the hash that assigns groups.")] = 0,
+) -> None:
+    """Split INPUT group-aware into OUT/{train,validation,test}.jsonl in the input's format."""
+    from dialogkit.api import write
+    from dialogkit.errors import RecordError
+    from dialogkit.ops.split import SPLITS, SplitReport, fractions, split_records
+
+    fracs = fractions(train, validation, test)
+    records, rejects, fmt = _read_all(input, "auto", "reading")
+    if rejects:
+        _report_rejects(rejects)
+        raise RecordError(f"{len(rejects)} invalid record(s) in {input}; fix or convert first "
+                          "with `dialogkit convert --on-error skip`", rule="invalid input")
+    srep = SplitReport()
+    try:
+        parts = split_records(records, fracs, group_by, seed, srep)
+    except RecordError:
+        for leak in srep.leaks:
+            err(f"  leak: {leak}")
+        raise
+    name = _writable(fmt) if fmt is not None else "dialogkit"
+    for s in SPLITS:
+        write(parts[s], out / f"{s}.jsonl", format=name)
+    err(f"split: read {srep.read} records ({name}), {srep.groups} groups joined into "
+        f"{srep.joined_groups}; train {srep.counts['train']}, validation "
+        f"{srep.counts['validation']}, test {srep.counts['test']}; no prompt in two splits")
+    if group_by and srep.missing_group_key:
+        err(f"  {srep.missing_group_key} records had no {group_by!r}: grouped by id or prompt")
+
+
+def dedup(
+    input: Annotated[str, typer.Argument(help="Input file, or - for stdin.")],
+    output: Annotated[str, typer.Argument(help="Output file, or - for stdout.")],
+    by: Annotated[DedupBy, typer.Option(help="Compare whole records or prompts.")] = DedupBy.record,
+    normalize: Annotated[
+        bool, typer.Option("--normalize", help="Compare after NFKC, case folding, whitespace.")
+    ] = False,
+) -> None:
+    """Remove duplicate records of INPUT (the first one is kept), in the input's format."""
+    from dialogkit.api import iter_outcomes, write
+    from dialogkit.ops.dedup import DedupReport
+    from dialogkit.ops.dedup import dedup as run_dedup
+    from dialogkit.registry import Reject
+
+    found: list[Any] = []
+    head = iter_outcomes(input, "auto", on_format=found.append)
+    rejects: list[Any] = []
+    first = next(head, None)
+    fmt = found[0] if found else None
+
+    def records() -> Any:
+        import itertools
+
+        for item in itertools.chain([first] if first is not None else [], head):
+            if isinstance(item, Reject):
+                rejects.append(item)
+                continue
+            yield item
+
+    drep = DedupReport()
+    with progress_counter(f"dedup {input}"):
+        write(run_dedup(records(), by.value, normalize, drep), output,
+              format=_writable(fmt) if fmt is not None else "dialogkit")
+    err(f"dedup by {by.value}{' (normalized)' if normalize else ''}: read "
+        f"{drep.read + len(rejects)}, kept {drep.kept}, removed {drep.removed} duplicates, "
+        f"rejected {len(rejects)}")
+    _report_rejects(rejects)
+
+
+def build(
+    recipe: Annotated[Path, typer.Argument(help="The recipe YAML file.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default: the recipe's output).")
+    ] = None,
+) -> None:
+    """Build the SFT, reward-model and RL prompt sets of a recipe, split, with a report."""
+    from dialogkit.ops.build import build as run_build
+
+    with progress_counter(f"building {recipe}"):
+        report = run_build(recipe, out)
+    for name, src in report["sources"].items():
+        err(f"source {name} ({src['format']}): read {src['read']}, rejected {src['rejected']}")
+    for name, s in report["sets"].items():
+        w = s["written"]
+        err(f"{name} ({s['format']}): {s['records']} made, train {w['train']}, validation "
+            f"{w['validation']}, test {w['test']}")
+    err(f"report: {Path(report['output']) / 'report.json'}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the pipeline commands to the ``dialogkit`` app."""
+    app.command()(guarded(pairs))
+    app.command()(guarded(merge))
+    app.command()(guarded(split))
+    app.command()(guarded(dedup))
+    app.command()(guarded(build))

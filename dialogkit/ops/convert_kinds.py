@@ -1,0 +1,127 @@
+"""Changes of record kind on the way through the pipeline: pairs to unpaired examples,
+comparisons to demonstrations and to RL prompts, and any record to its prompt.
+
+All functions return new records and never change their input. Ids are derived so the origin
+stays visible: an unpaired example is ``<pair id>:chosen`` / ``<pair id>:rejected``; the
+conversation and the prompt made from a comparison keep the comparison's group id as their id
+(so a group-aware split puts them beside the pairs of the same comparison).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dialogkit.errors import RecordError
+from dialogkit.models import (
+    Comparison,
+    Conversation,
+    InstructionDemo,
+    Message,
+    PreferencePair,
+    PromptOnly,
+    TrainerDialogue,
+    UnpairedExample,
+)
+from dialogkit.ops.chat import user_text
+from dialogkit.ops.pairs import effective_ranks, group_id
+
+__all__ = [
+    "best_candidate",
+    "comparison_to_conversation",
+    "prompt_messages",
+    "to_prompt",
+    "unpair",
+]
+
+
+def unpair(pair: PreferencePair) -> list[UnpairedExample]:
+    """A pair as two unpaired examples: chosen labelled True, rejected labelled False.
+
+    The pair's group id (or id) goes to ``metadata["group_id"]`` of both, so they stay together.
+    Note (as TRL warns): the labels are relative judgements made absolute.
+    """
+    meta = dict(pair.metadata)
+    gid = pair.group_id or pair.id
+    if gid is not None:
+        meta["group_id"] = gid
+    out = []
+    for side, label in (("chosen", True), ("rejected", False)):
+        out.append(UnpairedExample.model_construct(
+            kind="unpaired",
+            id=None if pair.id is None else f"{pair.id}:{side}",
+            source=pair.source,
+            metadata=dict(meta),
+            prompt=list(pair.prompt),
+            completion=list(getattr(pair, side)),
+            label=label,
+        ))
+    return out
+
+
+def best_candidate(comp: Comparison) -> int | None:
+    """Position of the best-ranked candidate (first one on a tie), or None when none is ranked."""
+    ranks = effective_ranks(comp)
+    ranked = [(r, i) for i, r in enumerate(ranks) if r is not None]
+    return min(ranked)[1] if ranked else None
+
+
+def comparison_to_conversation(comp: Comparison) -> Conversation:
+    """The context plus the best candidate, as an SFT conversation (RecordError if none ranked)."""
+    best = best_candidate(comp)
+    if best is None:
+        raise RecordError("the comparison has no ranked candidate to take as the best",
+                          loc="$.ranking", rule="no ranked candidate")
+    meta = dict(comp.metadata)
+    if comp.labeler is not None:
+        meta["labeler"] = comp.labeler
+    messages = [*comp.context, *comp.candidates[best].messages]
+    if not any(m.role == "assistant" for m in messages):
+        raise RecordError("the best candidate has no assistant turn",
+                          loc=f"$.candidates[{best}]", rule="no_assistant_turn")
+    return Conversation.model_construct(
+        kind="conversation", id=group_id(comp), source=comp.source, metadata=meta,
+        messages=messages, tools=None,
+    )
+
+
+def prompt_messages(record: Any) -> list[Message]:
+    """The prompt of any record: what a policy would be asked to complete.
+
+    Comparison: its context; pair, unpaired, prompt-only: ``prompt``; demo: its (system and)
+    user turn; conversation and trainer dialogue: the messages before the first assistant turn.
+    """
+    if isinstance(record, Comparison):
+        return list(record.context)
+    if isinstance(record, (PreferencePair, UnpairedExample, PromptOnly)):
+        return list(record.prompt)
+    if isinstance(record, InstructionDemo):
+        out = []
+        if record.system is not None:
+            out.append(Message.model_construct(role="system", content=record.system))
+        out.append(Message.model_construct(role="user",
+                                           content=user_text(record.prompt, record.input)))
+        return out
+    if isinstance(record, (Conversation, TrainerDialogue)):
+        out = []
+        for m in record.messages:
+            if m.role == "assistant":
+                break
+            out.append(Message.model_construct(**m.model_dump(exclude={"author"},
+                                                              exclude_unset=True)))
+        return out
+    raise RecordError(f"a record of kind {record.kind!r} has no prompt", rule="no prompt")
+
+
+def to_prompt(record: Any) -> PromptOnly:
+    """The RL prompt of any record (see :func:`prompt_messages`); a comparison keeps its group."""
+    prompt = prompt_messages(record)
+    if not prompt:
+        raise RecordError("the record has no prompt messages", rule="no prompt")
+    rid = group_id(record) if isinstance(record, Comparison) else record.id
+    meta = dict(record.metadata)
+    gid = getattr(record, "group_id", None)
+    if gid is not None:
+        meta["group_id"] = gid
+    return PromptOnly.model_construct(
+        kind="prompt", id=rid, source=record.source, metadata=meta, prompt=prompt
+    )
