@@ -47,6 +47,7 @@ _MODULES: list[str] = [
     "dialogkit.formats.trl",
     "dialogkit.formats.hh_rlhf",
     "dialogkit.formats.oasst",
+    "dialogkit.formats.rankings",
     "dialogkit.formats.openai_preference",
     "dialogkit.formats.trl_preference",
     "dialogkit.formats.llamafactory",
