@@ -71,7 +71,8 @@ def _options(options: Options | None, kwargs: Mapping[str, Any]) -> Options:
         ("consecutive", ("reject", "merge", "keep")),
     ):
         if getattr(opts, name) not in allowed:
-            raise UsageError(f"{name} must be one of {', '.join(allowed)}, got {getattr(opts, name)!r}")
+            value = getattr(opts, name)
+            raise UsageError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
     return opts
 
 
@@ -82,6 +83,11 @@ def resolve_format(name: str | Format) -> Format:
 
 def _rows(src: Source, container: Container | None) -> tuple[str, Iterator[Row | RecordError]]:
     if isinstance(src, (str, os.PathLike)):
+        if str(src).startswith("hf:") or os.path.isdir(src):  # a Hub dataset or dataset folder
+            from dialogkit.hf import iter_hf_rows
+
+            name = str(src)
+            return name, (Row(d, name, n, n - 1, None) for d, n in iter_hf_rows(name))
         return str(src), read_rows(src, container)
     rows = (r if isinstance(r, (Row, RecordError)) else Row(r, "<rows>", i + 1, i, None)
             for i, r in enumerate(src))
@@ -185,6 +191,7 @@ def convert(
     options: Options | None = None,
     progress: Callable[[int], None] | None = None,
     transform: Callable[[Any], Any] | None = None,
+    jobs: int = 1,
     **kwargs: Any,
 ) -> Report:
     """Read ``src`` in ``from_``, write ``dst`` in ``to``; return the Report.
@@ -192,6 +199,7 @@ def convert(
     ``from_=None`` means ``src`` is already canonical records. On ``on_error="raise"`` the first
     bad record raises and no output file is left; on ``"skip"`` bad records go to ``rejects``
     (each unchanged, with its reason) and the run goes on. ``report`` gets the Report as JSON.
+    ``jobs`` > 1 converts a large JSONL file with that many worker processes (same bytes out).
     """
     _check_on_error(on_error)
     opts = _options(options, kwargs)
@@ -199,6 +207,12 @@ def convert(
     if not out_fmt.writes:
         raise UsageError(f"format {out_fmt.name!r} can only be read")
     rep = Report(format_out=out_fmt.name)
+    if jobs > 1 and from_ is not None and isinstance(src, (str, os.PathLike)):
+        done = _try_parallel(src, dst, from_, out_fmt, opts, on_error, rejects, container,
+                             input_container, transform, jobs, rep)
+        if done:
+            _finish(out_fmt, dst, rep, report, done)
+            return rep
     if from_ is None:
         rep.format_in = "dialogkit"
         outcomes: Iterable[Any] = records_as_outcomes(src)
@@ -258,10 +272,49 @@ def convert(
     else:
         run(None)
     rep.fields_dropped = ctx.dropped
+    _write_report(rep, report)
+    return rep
+
+
+def _write_report(rep: Report, report: str | os.PathLike[str] | None) -> None:
     if report is not None:
         with atomic_output(report) as out:
             out.write(orjson.dumps(rep.to_json(), option=orjson.OPT_INDENT_2) + b"\n")
-    return rep
+
+
+def _try_parallel(src: str | os.PathLike[str], dst: Any, from_: str | Format, out_fmt: Format,
+                  opts: Options, on_error: str, rejects: Any, container: Container | None,
+                  input_container: Container | None, transform: Any, jobs: int,
+                  rep: Report) -> WriteContext | None:
+    """Run convert with worker processes when the input allows it; None when it does not."""
+    from dialogkit.parallel import can_run_parallel, convert_parallel
+
+    out_container = _output_container(out_fmt, dst, container)
+    if from_ == "auto":
+        head = [r.data for r in itertools.islice(read_rows(src, input_container), SAMPLE_ROWS)
+                if isinstance(r, Row)]
+        fmt_in = detect_format(head, str(src))
+    else:
+        fmt_in = resolve_format(from_)
+    if not fmt_in.reads or not can_run_parallel(src, fmt_in, out_container, input_container,
+                                                jobs):
+        return None
+    total, wctx = convert_parallel(str(src), dst, fmt_in, out_fmt, options=opts,
+                                   on_error=on_error, rejects=rejects, jobs=jobs,
+                                   transform=transform)
+    rep.format_in = fmt_in.name
+    rep.read, rep.written, rep.rejected = total.read, total.written, total.rejected
+    rep.rejected_by_reason = total.by_reason
+    rep.first_errors = total.first_errors
+    return wctx
+
+
+def _finish(out_fmt: Format, dst: Any, rep: Report, report: Any, ctx: WriteContext) -> None:
+    rep.fields_dropped = ctx.dropped
+    finish = getattr(out_fmt, "finish", None)
+    if finish is not None and dst is not None and str(dst) != "-":
+        finish(dst, ctx)
+    _write_report(rep, report)
 
 
 def _split_rejects(stream: Iterable[Any], on_reject: Callable[[Reject], None]) -> Iterator[Any]:

@@ -157,6 +157,10 @@ def convert(
         str | None,
         typer.Option(help=r"How an instruction and its input become one turn (default '\n\n')."),
     ] = None,
+    jobs: Annotated[
+        int,
+        typer.Option(help="Worker processes for a large JSONL file (0 = one per core)."),
+    ] = 0,
     unknown_role: UnknownRoleOpt = UnknownRole.reject,
     role_map: RoleMapOpt = None,
     empty_turn: EmptyTurnOpt = EmptyTurn.reject,
@@ -184,6 +188,7 @@ def convert(
             container=container.value if container else None,
             options=opts,
             progress=update,
+            jobs=jobs if jobs > 0 else _cores(),
         )
     err(
         f"{rep.format_in} -> {rep.format_out}: read {rep.read}, written {rep.written}, "
@@ -292,6 +297,17 @@ def inspect(
     for name, values in stats.distributions().items():
         t.add_row(name, *(str(v) for v in values))
     console.print(t)
+
+
+def _cores() -> int:
+    """Cores this process may use (affinity-aware), at most 4: the work is per-record Python."""
+    import os
+
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        n = os.cpu_count() or 1
+    return max(1, min(n, 4))
 
 
 def _load_plugins() -> None:
