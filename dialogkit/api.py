@@ -214,6 +214,8 @@ def convert(
             _finish(out_fmt, dst, rep, report, done)
             return rep
     if from_ is None:
+        if isinstance(src, (str, os.PathLike)):
+            raise UsageError("from_=None takes records, not a path; pass from_='dialogkit'")
         rep.format_in = "dialogkit"
         outcomes: Iterable[Any] = records_as_outcomes(src)
     else:
