@@ -217,7 +217,7 @@ class TRL(Format):
                 loc="$", rule="not a TRL SFT row",
             )
         messages = finish_messages(messages, opts)
-        if marker.get("type") == "prompt-completion":
+        if marker.get("type") == "prompt-completion" and "format" not in marker:
             marker["prompt_len"] = sum(1 for m in messages if m.get(_PART) == "prompt")
         tools = _read_tools(row, marker)
         record_id = optional_str(row, "id", "$")

@@ -1,0 +1,203 @@
+"""The ``trl`` SFT format: messages, prompt/completion, text, and trips through other formats."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+import dialogkit
+from dialogkit.detect import detect_format
+from dialogkit.errors import RecordError, UsageError
+from dialogkit.io import read_rows
+from dialogkit.models import Conversation
+from dialogkit.registry import Options, WriteContext, get_format
+from tests.conftest import shared_file
+
+FMT = get_format("trl")
+QUIRKS = Options(empty_turn="keep", consecutive="keep")
+
+
+def read(rows: Any, fmt: str = "trl", options: Options | None = None, **kw: Any) -> list[Any]:
+    """Records without provenance, so records from different sources compare equal."""
+    return [r.model_copy(update={"source": None})
+            for r in dialogkit.read(rows, fmt, options=options, **kw)]
+
+
+def write(records: list[Any], fmt: str = "trl", options: Options | None = None) -> list[Any]:
+    ctx = WriteContext(options=options or Options())
+    return [orjson.loads(orjson.dumps(row)) for row in get_format(fmt).write(records, ctx)]
+
+
+def error(row: dict[str, Any]) -> str:
+    with pytest.raises(RecordError) as info:
+        read([row])
+    return str(info.value)
+
+
+USER = {"role": "user", "content": "What color is the sky?"}
+BOT = {"role": "assistant", "content": "It is blue."}
+
+
+def test_messages_row() -> None:
+    row = {"messages": [{"role": "system", "content": "S"}, USER, BOT],
+           "chat_template_kwargs": {"enable_thinking": False}}
+    (rec,) = read([row])
+    assert [m.role for m in rec.messages] == ["system", "user", "assistant"]
+    assert rec.metadata == {"chat_template_kwargs": {"enable_thinking": False}}
+    assert write([rec]) == [row]
+
+
+def test_conversational_prompt_completion() -> None:
+    row = {"prompt": [{"role": "system", "content": "S"}, USER], "completion": [BOT]}
+    (rec,) = read([row])
+    assert [m.content for m in rec.messages] == ["S", "What color is the sky?", "It is blue."]
+    assert rec.metadata == {"_trl": {"type": "prompt-completion", "prompt_len": 2}}
+    assert write([rec]) == [row]
+    # forced to messages by the writer option
+    assert write([rec], options=Options(extra={"trl_type": "messages"})) == [
+        {"messages": [*row["prompt"], BOT]}]
+
+
+def test_standard_prompt_completion() -> None:
+    row = {"prompt": "The sky is", "completion": " blue."}
+    (rec,) = read([row])
+    assert [(m.role, m.content) for m in rec.messages] == [("user", "The sky is"),
+                                                           ("assistant", " blue.")]
+    assert rec.metadata == {"_trl": {"type": "prompt-completion", "format": "standard"}}
+    assert write([rec]) == [row]
+
+
+def test_prompt_completion_split_without_marker() -> None:
+    (rec,) = read([{"messages": [USER, BOT, {"role": "user", "content": "And at night?"},
+                                 {"role": "assistant", "content": "Black."}]}])
+    (row,) = write([rec], options=Options(extra={"trl_type": "prompt-completion"}))
+    assert [m["content"] for m in row["prompt"]] == ["What color is the sky?", "It is blue.",
+                                                     "And at night?"]
+    assert row["completion"] == [{"role": "assistant", "content": "Black."}]
+
+
+def test_text_rows_are_rejected_and_text_writing_is_a_usage_error() -> None:
+    assert error({"text": "### 指示:\n９＋７は？\n\n### 応答:\n１６"}) == (
+        "plain text has no roles: a TRL `text` row cannot be read as a conversation - at $.text "
+        "(<rows>:1, format=trl)")
+    (rec,) = read([{"messages": [USER, BOT]}])
+    with pytest.raises(UsageError, match=r"^trl_type=text needs a chat template to render "
+                                         r"messages into text"):
+        write([rec], options=Options(extra={"trl_type": "text"}))
+    with pytest.raises(UsageError, match=r"^trl_type must be one of messages, prompt-completion, "
+                                         r"text, got 'chat'$"):
+        write([rec], options=Options(extra={"trl_type": "chat"}))
+
+
+def test_errors() -> None:
+    assert error({"prompt": "x", "completion": [BOT]}) == (
+        "`prompt` and `completion` must both be strings or both be message lists, got `str` and "
+        "`array` - at $.completion (<rows>:1, format=trl)")
+    assert error({"chosen": "x"}) == (
+        "Expected TRL SFT columns: `messages`, or `prompt` and `completion` - at $ "
+        "(<rows>:1, format=trl)")
+    assert error({"messages": [USER, {"role": "gpt", "content": "a"}]}) == (
+        "Expected one of 'system', 'user', 'assistant', 'tool', got 'gpt' - at "
+        "$.messages[1].role (<rows>:1, format=trl)")
+    (rec,) = read([{"messages": [{"role": "system", "content": "S"}, USER, BOT]}])
+    (rej,) = get_format("trl").write([rec.model_copy(update={"metadata": {
+        "_trl": {"type": "prompt-completion", "format": "standard"}}})], WriteContext())
+    assert str(rej.error) == (
+        "standard prompt/completion holds exactly one user and one assistant text turn, got "
+        "roles ['system', 'user', 'assistant'] (format=trl)")
+
+
+def test_tool_calls_arguments_as_objects_with_exact_text_kept() -> None:
+    call = {"id": "c1", "type": "function",
+            "function": {"name": "f", "arguments": '{"x": 1}'}}
+    oa = {"messages": [USER, {"role": "assistant", "tool_calls": [call]},
+                       {"role": "tool", "tool_call_id": "c1", "content": "2"}, BOT],
+          "tools": [{"type": "function", "function": {"name": "f", "parameters": {}}}]}
+    (rec,) = read([oa], "openai")
+    (row,) = write([rec])
+    assert row["messages"][1] == {"role": "assistant", "tool_calls": [
+        {"id": "c1", "type": "function", "function": {"name": "f", "arguments": {"x": 1}}}]}
+    assert row["_trl"] == {"arguments": {"1.0": '{"x": 1}'}}  # the text had a space
+    (back,) = read([row])
+    assert back == rec
+    assert write([back], "openai") == [oa]
+
+
+def test_tools_string_and_thinking() -> None:
+    row = {"messages": [USER, {"role": "assistant", "content": "Blue.", "thinking": "Rayleigh."}],
+           "tools": '[{"type": "function", "function": {"name": "f"}}]'}
+    (rec,) = read([row])
+    assert rec.messages[1].reasoning == "Rayleigh."
+    assert rec.tools == [{"type": "function", "function": {"name": "f"}}]
+    assert write([rec]) == [row]
+
+
+def test_detection_scores() -> None:
+    assert FMT.detect({"messages": [USER, BOT]}) == 1
+    assert get_format("openai").detect({"messages": [USER, BOT]}) == 2
+    assert FMT.detect({"prompt": "a", "completion": "b"}) == 1
+    assert FMT.detect({"prompt": [USER], "completion": [BOT]}) == 3
+    assert FMT.detect({"text": "x"}) == 0
+    assert FMT.detect({"prompt": [USER], "completion": [BOT], "label": True}) == 0
+    assert detect_format([{"messages": [USER, BOT]}]).name == "openai"
+    assert detect_format([{"prompt": [USER], "completion": [BOT]}]).name == "trl"
+
+
+def test_japanese_byte_for_byte(tmp_path: Path) -> None:
+    path = shared_file("dolly_ja", "databricks-dolly-15k-ja_00000-00299.jsonl")
+    first = orjson.loads(path.read_bytes().splitlines()[0])
+    rec = Conversation(messages=[  # type: ignore[list-item]
+        {"role": "user", "content": first["instruction"]},
+        {"role": "assistant", "content": first["output"]}])
+    out = tmp_path / "ja.jsonl"
+    dialogkit.write([rec], out, "trl")
+    raw = out.read_bytes()
+    assert first["instruction"].encode("utf-8") in raw
+    assert first["output"].encode("utf-8") in raw
+    assert first["instruction"] == "ヴァージン・オーストラリアはいつから運航を開始したのですか？"
+    (back,) = dialogkit.read(out, "trl")
+    assert (back.messages[0].content, back.messages[1].content) == (
+        first["instruction"], first["output"])
+
+
+# --- cross-format: every real sharegpt and openai sample -> trl -> back ------------------------
+
+CROSS = [
+    ("sharegpt", "sharegpt", "axolotl_fixture_conversation.json"),
+    ("sharegpt", "sharegpt", "axolotl_fixture_conversation.missingturns.json"),
+    ("sharegpt", "sharegpt", "fastchat_dummy_conversation_first300.json"),
+    ("sharegpt", "sharegpt", "glaive_toolcall_en_demo_llamafactory_first300.json"),
+    ("sharegpt", "sharegpt", "sharegpt92k_enriched_raw_example_0DsLnLO_0.json"),
+    ("sharegpt", "sharegpt", "sharegpt_v3_unfiltered_cleaned_split_sample.json"),
+    ("openai_chat", "openai", "openai_cookbook_toy_chat_fine_tuning.jsonl"),
+    ("openai_chat", "openai", "openai_cookbook_drone_training_first5.jsonl"),
+]
+
+
+@pytest.mark.parametrize(("folder", "fmt", "name"), CROSS)
+def test_through_trl_and_back(folder: str, fmt: str, name: str) -> None:
+    path = shared_file(folder, name)
+    recs = read(path, fmt, QUIRKS)
+    assert recs
+    as_trl = write(recs, "trl", QUIRKS)
+    assert all("messages" in row for row in as_trl)
+    via_trl = read(as_trl, "trl", QUIRKS)
+    back = read(write(via_trl, fmt, QUIRKS), fmt, QUIRKS)
+    assert back == recs
+    if fmt == "openai" or "glaive" in name or "fastchat" in name:
+        original = [r.data for r in read_rows(path)]
+        assert write(via_trl, fmt, QUIRKS) == original  # even the source rows come back
+
+
+def test_drone_through_trl_keeps_double_encoded_text() -> None:
+    path = shared_file("openai_chat", "openai_cookbook_drone_training_first5.jsonl")
+    rows = write(read(path, "openai"), "trl")
+    assert rows[0]["messages"][2]["tool_calls"][0]["function"]["arguments"] == {"altitude": 100}
+    assert rows[0]["_trl"] == {"arguments": {"2.0": '{"altitude": 100}'}}
+    # decoding once gives a string, not an object: it is written as that text, unchanged
+    assert rows[2]["messages"][2]["tool_calls"][0]["function"]["arguments"] == (
+        '"{\\"location\\": \\"current\\"}"')
+    assert "_trl" not in rows[2]
