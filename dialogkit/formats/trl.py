@@ -178,7 +178,8 @@ class TRL(Format):
 
     def read_row(self, data: Any, opts: Options) -> Iterable[Any]:
         row = expect_object(data)
-        carried = row.get(MARKER) if isinstance(row.get(MARKER), dict) else {}
+        raw_marker = row.get(MARKER)
+        carried: dict[str, Any] = raw_marker if isinstance(raw_marker, dict) else {}
         remembered = carried.get("arguments") or {}
         marker: dict[str, Any] = {}
         if "messages" in row:
