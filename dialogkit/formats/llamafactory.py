@@ -103,7 +103,8 @@ def _sharegpt_turns(value: Any, loc: str, opts: Options) -> list[dict[str, Any]]
     if not isinstance(value, list):
         raise RecordError(f"Expected `array`, got `{type_name(value)}`", loc=loc,
                           rule="expected array")
-    msgs, locs = [], []
+    msgs: list[dict[str, Any]] = []
+    locs: list[str] = []
     for i, obj in enumerate(value):
         m = _sharegpt_turn(obj, f"{loc}[{i}]", opts)
         if m is not None:
