@@ -275,9 +275,9 @@ def build(
         err(f"source {name} ({src['format']}): read {src['read']}, rejected {src['rejected']}")
     for name, s in report["sets"].items():
         w = s["written"]
-        err(f"{name} ({s['format']}): {s['records']} made, train {w['train']}, validation "
-            f"{w['validation']}, test {w['test']}")
-    err(f"report: {Path(report['output']) / 'report.json'}")
+        err(f"{name} ({s['format']}): {s['records']} made, {sum(w.values())} written: "
+            f"train {w['train']}, validation {w['validation']}, test {w['test']}")
+    err(f"report: {report['output']}/report.json")
 
 
 def register(app: typer.Typer) -> None:

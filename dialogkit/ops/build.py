@@ -210,6 +210,8 @@ def _read_source(name: str, spec: SourceSpec, base: Path, on_error: str,
                 raise item.error
             rejected[item.error.rule] += 1
             continue
+        if item.source is not None:  # provenance names the file as the recipe does
+            item.source = item.source.model_copy(update={"file": spec.path})
         records.append(item)
     counts.update(read=len(records) + sum(rejected.values()), records=len(records),
                   rejected=sum(rejected.values()),
@@ -334,7 +336,7 @@ def build(recipe_path: str | os.PathLike[str], output: str | os.PathLike[str] | 
 
     report = {
         "recipe": str(recipe_path),
-        "output": str(out_dir),
+        "output": str(output) if output is not None else recipe.output,
         "seed": recipe.seed,
         "sources": source_reports,
         "sets": set_reports,
