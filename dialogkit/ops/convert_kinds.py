@@ -4,7 +4,8 @@ comparisons to demonstrations and to RL prompts, and any record to its prompt.
 All functions return new records and never change their input. Ids are derived so the origin
 stays visible: an unpaired example is ``<pair id>:chosen`` / ``<pair id>:rejected``; the
 conversation and the prompt made from a comparison keep the comparison's group id as their id
-(so a group-aware split puts them beside the pairs of the same comparison).
+(so a group-aware split puts them beside the pairs of the same comparison) and its scalar
+metadata (see :func:`dialogkit.ops.pairs.derived_metadata`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from dialogkit.models import (
     UnpairedExample,
 )
 from dialogkit.ops.chat import user_text
-from dialogkit.ops.pairs import effective_ranks, group_id
+from dialogkit.ops.pairs import derived_metadata, effective_ranks, group_id
 
 __all__ = [
     "best_candidate",
@@ -71,9 +72,7 @@ def comparison_to_conversation(comp: Comparison) -> Conversation:
     if best is None:
         raise RecordError("the comparison has no ranked candidate to take as the best",
                           loc="$.ranking", rule="no ranked candidate")
-    meta = dict(comp.metadata)
-    if comp.labeler is not None:
-        meta["labeler"] = comp.labeler
+    meta = derived_metadata(comp)
     messages = [*comp.context, *comp.candidates[best].messages]
     if not any(m.role == "assistant" for m in messages):
         raise RecordError("the best candidate has no assistant turn",
@@ -118,7 +117,7 @@ def to_prompt(record: Any) -> PromptOnly:
     if not prompt:
         raise RecordError("the record has no prompt messages", rule="no prompt")
     rid = group_id(record) if isinstance(record, Comparison) else record.id
-    meta = dict(record.metadata)
+    meta = derived_metadata(record) if isinstance(record, Comparison) else dict(record.metadata)
     gid = getattr(record, "group_id", None)
     if gid is not None:
         meta["group_id"] = gid

@@ -18,7 +18,10 @@ Every pair carries ``group_id``: the comparison's ``id``, else :func:`content_id
 pairs of one prompt can be kept together (in one batch, in one split). ``margin`` is ``none``,
 ``rank`` (rejected rank minus chosen rank, > 0) or ``score`` (chosen score minus rejected score).
 The comparison's labeler, if any, goes to each pair's ``metadata["labeler"]`` (so splits can
-group by it), and its metadata is copied to every pair.
+group by it). Of the comparison's metadata, the scalar values (ids such as ``message_tree_id``,
+language, user ids) are copied to every pair; nested values (per-message and per-candidate
+details) stay on the comparison, so they are not repeated K(K-1)/2 times or written as columns
+that trainers would misread (OASST's ``messages``).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ __all__ = [
     "STRATEGIES",
     "PairReport",
     "comparison_pairs",
+    "derived_metadata",
     "effective_ranks",
     "group_id",
     "iter_pairs",
@@ -53,6 +57,15 @@ def _check(strategy: str, margin: str) -> None:
         raise UsageError(f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
     if margin not in MARGINS:
         raise UsageError(f"margin must be one of {', '.join(MARGINS)}, got {margin!r}")
+
+
+def derived_metadata(comp: Comparison) -> dict[str, Any]:
+    """What a record made from ``comp`` inherits: its scalar metadata, and its labeler."""
+    meta = {k: v for k, v in comp.metadata.items()
+            if v is None or isinstance(v, (str, int, float, bool))}
+    if comp.labeler is not None:
+        meta["labeler"] = comp.labeler
+    return meta
 
 
 def group_id(comp: Comparison) -> str:
@@ -128,9 +141,7 @@ def comparison_pairs(
     _check(strategy, margin)
     ranks = effective_ranks(comp)
     gid = group_id(comp)
-    meta: dict[str, Any] = dict(comp.metadata)
-    if comp.labeler is not None:
-        meta["labeler"] = comp.labeler
+    meta = derived_metadata(comp)
     pairs = []
     for ci, ri in pair_indices(ranks, strategy):
         chosen, rejected = comp.candidates[ci], comp.candidates[ri]
