@@ -73,6 +73,7 @@ def test_bench_runs_end_to_end(tmp_path: Path) -> None:
     out_json = tmp_path / "bench.json"
     proc = subprocess.run(
         [sys.executable, str(BENCH), "--sizes", "0.05,0.1", "--rounds", "1", "--quiet",
+         "--max-wait", "0",
          "--data-dir", str(tmp_path / "data"), "--json", str(out_json)],
         capture_output=True, text=True, cwd=ROOT, timeout=300,
     )
@@ -81,16 +82,19 @@ def test_bench_runs_end_to_end(tmp_path: Path) -> None:
     methods = {(r["method"], r["mb"]) for r in doc["results"]}
     assert methods == {
         (m, mb)
-        for m in ("orjson_roundtrip", "orjson_transform", "dialogkit")
+        for m in ("orjson_roundtrip", "orjson_transform", "dialogkit", "dialogkit_jobs1")
         for mb in (0.05, 0.1)
     }
-    for mb in ("0.05", "0.1"):
-        check = doc["verification"][mb]
+    assert sorted(doc["verification"]) == [
+        "dialogkit:0.05", "dialogkit:0.1", "dialogkit_jobs1:0.05", "dialogkit_jobs1:0.1"
+    ]
+    for key, check in doc["verification"].items():
         assert check["ok"], check
+        mb = key.split(":")[1]
         assert check["records_in"] == check["records_out"] == doc["corpora"][mb]["records"]
-    assert doc["targets"]["peak_rss_mb"] > 0
+    assert doc["targets"]["dialogkit"]["peak_rss_mb"] > 0
     assert "| dialogkit | 0.1 |" in proc.stdout
-    assert len(doc["runs"]) == 9  # 3 methods x (2 sizes + start-up), 1 round
+    assert len(doc["runs"]) == 12  # 4 methods x (2 sizes + start-up), 1 round
     # the data dir keeps only the corpora (outputs are removed after each run)
     assert sorted(p.name for p in (tmp_path / "data").iterdir() if p.suffix == ".jsonl") == [
         "alpaca-0.05mb-s20260101.jsonl", "alpaca-0.1mb-s20260101.jsonl",
