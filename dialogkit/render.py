@@ -1,4 +1,4 @@
-"""Chat templates -> text, assistant character spans and token masks, exactly as transformers renders.
+"""Chat templates -> text, assistant spans and token masks, exactly as transformers renders.
 
 :func:`render` turns SFT records into TRL's language-modeling rows: ``text``, and with a tokenizer
 also ``input_ids``, ``attention_mask``, ``assistant_masks`` and ``length``. Rendering uses the same
@@ -186,6 +186,14 @@ class _Env(ImmutableSandboxedEnvironment):
     def getitem(self, obj: Any, argument: Any) -> Any:
         _check_budget()
         return super().getitem(obj, argument)
+
+    def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
+        # transformers renders an unsafe attribute as '' (and fails only on use); a template that
+        # reaches for Python internals is hostile or broken, so stop it at once
+        raise TemplateError(
+            f"chat template reached for Python internals: access to attribute {attribute!r} "
+            f"of {type(obj).__name__!r} object is unsafe"
+        )
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         _check_budget()
@@ -851,7 +859,11 @@ def render(
         raise UsageError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
     _check_compat(compat)
     tpl = _coerce_template(template)
-    tok = load_tokenizer(tokenizer, compat) if isinstance(tokenizer, (str, os.PathLike)) else tokenizer
+    tok = (
+        load_tokenizer(tokenizer, compat)
+        if isinstance(tokenizer, (str, os.PathLike))
+        else tokenizer
+    )
     if max_tokens is not None and tok is None:
         raise UsageError("max_tokens needs a tokenizer")
     for rec in records:
