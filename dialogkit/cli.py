@@ -27,7 +27,7 @@ app = typer.Typer(
 )
 
 # command modules that add themselves with register(app); each imports only typer at module level
-_PLUGINS: list[str] = ["dialogkit.cli_pipeline"]
+_PLUGINS: list[str] = ["dialogkit.cli_pipeline", "dialogkit.cli_hub"]
 
 
 class OnError(str, Enum):
@@ -157,6 +157,10 @@ def convert(
         str | None,
         typer.Option(help=r"How an instruction and its input become one turn (default '\n\n')."),
     ] = None,
+    drop_metadata: Annotated[
+        bool,
+        typer.Option(help="Do not carry the source's extra fields over as extra columns."),
+    ] = False,
     jobs: Annotated[
         int,
         typer.Option(help="Worker processes for a large JSONL file (0 = one per core)."),
@@ -176,6 +180,10 @@ def convert(
     if rejects is not None and on_error is not OnError.skip:
         raise UsageError("--rejects needs --on-error skip")
     opts = _options(system, unknown_role, role_map, empty_turn, consecutive, option, join)
+    if drop_metadata:
+        from dataclasses import replace
+
+        opts = replace(opts, keep_metadata=False)
     with progress_counter(f"converting {input}") as update:
         rep = run_convert(
             input,

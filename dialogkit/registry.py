@@ -70,6 +70,10 @@ class Options:
       (joined with ``merge_separator``), or ``keep`` them.
     - ``system``: a system prompt added to records that have none (``--system``).
     - ``join``: how an instruction and its input become one user turn (``"\\n\\n"``).
+    - ``keep_metadata``: write a record's ``metadata`` (the source row's extra fields) back as
+      extra columns (default), or drop them and tally each as ``metadata.<key>`` in the report.
+      Keys starting with ``_`` are layout markers private to the format that set them (see
+      :attr:`Format.markers`); no other format ever writes them.
     """
 
     unknown_role: str = "reject"
@@ -79,6 +83,7 @@ class Options:
     merge_separator: str = "\n\n"
     system: str | None = None
     join: str = "\n\n"
+    keep_metadata: bool = True
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def get(self, key: str, default: Any = None) -> Any:
@@ -182,6 +187,32 @@ class Format:
     reads: ClassVar[tuple[str, ...]] = ()
     writes: ClassVar[tuple[str, ...]] = ()
     container: ClassVar[Container] = "jsonl"
+    markers: ClassVar[tuple[str, ...]] = ()  # private ``_`` metadata keys this format reads
+
+    def writable(self, record: Any, ctx: WriteContext) -> Any:
+        """The record as this writer may see it: other formats' markers removed (and tallied),
+        and public metadata dropped (and tallied) when ``keep_metadata`` is off. Unchanged
+        records are returned as they are, so the common case costs one check."""
+        md = record.metadata
+        if not md:
+            return record
+        drop_public = not ctx.options.keep_metadata
+        if not drop_public and not any(
+            k.startswith("_") and k not in self.markers for k in md
+        ):
+            return record
+        kept: dict[str, Any] = {}
+        for key, value in md.items():
+            if key.startswith("_"):
+                if key in self.markers:
+                    kept[key] = value
+                else:  # another format's layout details: no place here, and said so
+                    ctx.drop(f"metadata.{key}")
+            elif drop_public:
+                ctx.drop(f"metadata.{key}")
+            else:
+                kept[key] = value
+        return record.model_copy(update={"metadata": kept})
 
     def detect(self, row: Any) -> int:
         """How surely ``row`` (one parsed value) is this format: 0 = not it, higher = surer."""
@@ -215,7 +246,7 @@ class Format:
         name = self.name
         for rec in records:
             try:
-                yield self.write_record(rec, ctx)
+                yield self.write_record(self.writable(rec, ctx), ctx)
             except RecordError as exc:
                 src = rec.source
                 yield Reject(

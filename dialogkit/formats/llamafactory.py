@@ -303,6 +303,7 @@ class LlamaFactory(Format):
     description = "LLaMA-Factory preference/KTO data (alpaca or sharegpt) with dataset_info.json"
     reads = ("preference", "unpaired")
     writes = ("preference", "unpaired")
+    markers = ("_llamafactory",)
     container = "json"
 
     def detect(self, row: Any) -> int:

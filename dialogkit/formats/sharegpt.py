@@ -19,9 +19,10 @@ Options (``Options.extra``):
     content_tag: the text key of a turn (default ``value``).
 
 How a row looked is remembered in ``metadata["_sharegpt"]`` (only when it differs from the
-defaults): ``system: "column"``, ``tools: "string"`` (or ``""``), the tags, the source names of
-the roles, and a turn's extra keys (``turns``, aligned with the messages), so the writer gives
-the same shape back. Other formats carry that key through as an extra column.
+defaults): ``system: "column"``, ``tools: "list"`` (or ``""``; the default is LLaMA-Factory's
+JSON string), the tags, the source names of the roles, and a turn's extra keys (``turns``,
+aligned with the messages), so the writer gives the same shape back. It is private to this
+format: other formats never write it (see ``Format.markers``).
 """
 
 from __future__ import annotations
@@ -113,7 +114,10 @@ def _read_tools(row: dict[str, Any], marker: dict[str, Any]) -> Any:
     """The ``tools`` column: a list, or LLaMA-Factory's JSON string of one (``""`` = none)."""
     tools = row.get("tools")
     if not isinstance(tools, str):
-        return field(row, "tools", list, required=False)
+        value = field(row, "tools", list, required=False)
+        if value is not None:
+            marker["tools"] = "list"
+        return value
     if tools == "":
         marker["tools"] = ""
         return None
@@ -129,7 +133,6 @@ def _read_tools(row: dict[str, Any], marker: dict[str, Any]) -> Any:
             f"Expected a JSON array of tool schemas in the tools string, got `{type_name(parsed)}`",
             loc="$.tools", rule="tools not a list",
         )
-    marker["tools"] = "string"
     return parsed
 
 
@@ -145,6 +148,7 @@ class ShareGPT(Format):
     description = "ShareGPT / Vicuna conversations ({conversations: [{from, value}]})"
     reads = ("conversation",)
     writes = ("conversation", "demo", "trainer_dialogue")
+    markers = ("_sharegpt",)
 
     def detect(self, row: Any) -> int:
         """2 for a ``conversations`` list of ``from`` turns with no preference columns."""
@@ -239,10 +243,10 @@ class ShareGPT(Format):
         if system_text is not None:
             row["system"] = system_text
         if conv.tools is not None:
-            if marker.get("tools") == "string":
-                row["tools"] = json.dumps(conv.tools, ensure_ascii=False)
-            else:
+            if marker.get("tools") == "list":
                 row["tools"] = conv.tools
+            else:  # LLaMA-Factory's convention: the tools column is JSON text
+                row["tools"] = json.dumps(conv.tools, ensure_ascii=False)
         elif marker.get("tools") == "":
             row["tools"] = ""
         for key, value in meta.items():

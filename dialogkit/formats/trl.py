@@ -160,6 +160,7 @@ class TRL(Format):
     description = "TRL SFT columns: messages, or prompt/completion (conversational or standard)"
     reads = ("conversation",)
     writes = ("conversation", "demo", "trainer_dialogue")
+    markers = ("_trl",)
 
     def detect(self, row: Any) -> int:
         """3: conversational prompt/completion; 1: ``messages`` or string prompt/completion."""

@@ -224,6 +224,7 @@ class TrlPreference(Format):
     description = "TRL preference data: prompt?, chosen, rejected, margin? (DPO, reward, ORPO)"
     reads = ("preference",)
     writes = ("preference",)
+    markers = ("_trl",)
 
     def detect(self, row: Any) -> int:
         if not isinstance(row, dict) or "chosen" not in row or "rejected" not in row:
@@ -302,6 +303,7 @@ class TrlUnpaired(Format):
     description = "TRL unpaired preference data: prompt, completion, label (KTO, BCO)"
     reads = ("unpaired",)
     writes = ("unpaired",)
+    markers = ("_trl",)
 
     def detect(self, row: Any) -> int:
         if not isinstance(row, dict) or not isinstance(row.get("label"), bool):
@@ -356,6 +358,7 @@ class TrlPrompt(Format):
     description = "TRL prompt-only data: prompt (GRPO, RLOO, online DPO)"
     reads = ("prompt",)
     writes = ("prompt",)
+    markers = ("_trl",)
 
     def detect(self, row: Any) -> int:
         if not isinstance(row, dict) or "prompt" not in row:

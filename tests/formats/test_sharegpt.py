@@ -170,7 +170,7 @@ def test_llamafactory_columns_round_trip() -> None:
     call = rec.messages[2].tool_calls[0]  # type: ignore[index]
     assert (call.name, call.arguments) == ("get_weather", '{"city":"東京"}')
     assert rec.tools == [{"name": "get_weather", "parameters": {"type": "object"}}]
-    assert rec.metadata == {"_sharegpt": {"system": "column", "tools": "string"}}
+    assert rec.metadata == {"_sharegpt": {"system": "column"}}
     (out,) = write([rec])
     assert out == row  # the same shape, byte-equal values (tools and function_call strings)
 
@@ -309,7 +309,7 @@ def test_glaive_tool_calls() -> None:
     assert sum(1 for r in recs for m in r.messages if m.tool_calls) == 211
     assert sum(1 for r in recs for m in r.messages if m.role == "tool") == 211
     first = recs[0]
-    assert first.metadata == {"_sharegpt": {"tools": "string"}}
+    assert first.metadata == {}  # a JSON-string tools column is the default: no marker
     call = first.messages[3].tool_calls[0]  # type: ignore[index]
     assert (call.id, call.name, call.arguments) == (
         None, "search_recipes", '{"ingredients":["chicken","bell peppers","rice"]}')
@@ -337,6 +337,8 @@ def test_glaive_through_openai_and_back() -> None:
             "arguments": '{"ingredients":["chicken","bell peppers","rice"]}'}}],
     }
     back = [r.model_copy(update={"source": None}) for r in dialogkit.read(as_openai, "openai")]
+    # openai never writes sharegpt's private layout marker; the content comes back whole
+    assert [r.metadata for r in recs[:1]] == [{}]
     assert back == recs
     assert write(back) == orjson.loads(path.read_bytes())
 
