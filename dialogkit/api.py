@@ -89,8 +89,10 @@ def _rows(src: Source, container: Container | None) -> tuple[str, Iterator[Row |
             name = str(src)
             return name, (Row(d, name, n, n - 1, None) for d, n in iter_hf_rows(name))
         return str(src), read_rows(src, container)
-    rows = (r if isinstance(r, (Row, RecordError)) else Row(r, "<rows>", i + 1, i, None)
-            for i, r in enumerate(src))
+    rows = (
+        r if isinstance(r, (Row, RecordError)) else Row(r, "<rows>", i + 1, i, None)
+        for i, r in enumerate(src)
+    )
     return "<rows>", rows
 
 
@@ -173,8 +175,16 @@ def write(
     **kwargs: Any,
 ) -> Report:
     """Write canonical records to ``dst`` (``-``/None = stdout) in ``format``, atomically."""
-    return convert(records, dst, from_=None, to=format, container=container, on_error=on_error,
-                   options=options, **kwargs)
+    return convert(
+        records,
+        dst,
+        from_=None,
+        to=format,
+        container=container,
+        on_error=on_error,
+        options=options,
+        **kwargs,
+    )
 
 
 def convert(
@@ -208,8 +218,20 @@ def convert(
         raise UsageError(f"format {out_fmt.name!r} can only be read")
     rep = Report(format_out=out_fmt.name)
     if jobs > 1 and from_ is not None and isinstance(src, (str, os.PathLike)):
-        done = _try_parallel(src, dst, from_, out_fmt, opts, on_error, rejects, container,
-                             input_container, transform, jobs, rep)
+        done = _try_parallel(
+            src,
+            dst,
+            from_,
+            out_fmt,
+            opts,
+            on_error,
+            rejects,
+            container,
+            input_container,
+            transform,
+            jobs,
+            rep,
+        )
         if done:
             _finish(out_fmt, dst, rep, report, done)
             return rep
@@ -284,26 +306,48 @@ def _write_report(rep: Report, report: str | os.PathLike[str] | None) -> None:
             out.write(orjson.dumps(rep.to_json(), option=orjson.OPT_INDENT_2) + b"\n")
 
 
-def _try_parallel(src: str | os.PathLike[str], dst: Any, from_: str | Format, out_fmt: Format,
-                  opts: Options, on_error: str, rejects: Any, container: Container | None,
-                  input_container: Container | None, transform: Any, jobs: int,
-                  rep: Report) -> WriteContext | None:
+def _try_parallel(
+    src: str | os.PathLike[str],
+    dst: Any,
+    from_: str | Format,
+    out_fmt: Format,
+    opts: Options,
+    on_error: str,
+    rejects: Any,
+    container: Container | None,
+    input_container: Container | None,
+    transform: Any,
+    jobs: int,
+    rep: Report,
+) -> WriteContext | None:
     """Run convert with worker processes when the input allows it; None when it does not."""
-    from dialogkit.parallel import can_run_parallel, convert_parallel
+    from dialogkit.parallel import can_split, convert_parallel, per_row
 
     out_container = _output_container(out_fmt, dst, container)
+    if not can_split(src, out_container, input_container, jobs):
+        return None  # checked before detection, which would consume stdin
     if from_ == "auto":
-        head = [r.data for r in itertools.islice(read_rows(src, input_container), SAMPLE_ROWS)
-                if isinstance(r, Row)]
+        head = [
+            r.data
+            for r in itertools.islice(read_rows(src, input_container), SAMPLE_ROWS)
+            if isinstance(r, Row)
+        ]
         fmt_in = detect_format(head, str(src))
     else:
         fmt_in = resolve_format(from_)
-    if not fmt_in.reads or not can_run_parallel(src, fmt_in, out_container, input_container,
-                                                jobs):
+    if not fmt_in.reads or not per_row(fmt_in):
         return None
-    total, wctx = convert_parallel(str(src), dst, fmt_in, out_fmt, options=opts,
-                                   on_error=on_error, rejects=rejects, jobs=jobs,
-                                   transform=transform)
+    total, wctx = convert_parallel(
+        str(src),
+        dst,
+        fmt_in,
+        out_fmt,
+        options=opts,
+        on_error=on_error,
+        rejects=rejects,
+        jobs=jobs,
+        transform=transform,
+    )
     rep.format_in = fmt_in.name
     rep.read, rep.written, rep.rejected = total.read, total.written, total.rejected
     rep.rejected_by_reason = total.by_reason

@@ -27,7 +27,7 @@ def err(message: str) -> None:
 
 
 def guarded(fn: F) -> F:
-    """Run a command body, turning dialogkit errors into one clean line on stderr and an exit code."""
+    """Run a command body; dialogkit errors become one clean stderr line and an exit code."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:

@@ -127,9 +127,7 @@ class UnknownFormatError(UsageError):
         self.known = sorted(known)
         close = difflib.get_close_matches(name, self.known, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        super().__init__(
-            f"Unknown format {name!r}.{hint} Known formats: {', '.join(self.known)}"
-        )
+        super().__init__(f"Unknown format {name!r}.{hint} Known formats: {', '.join(self.known)}")
 
 
 class TemplateError(DialogkitError):

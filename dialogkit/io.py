@@ -189,14 +189,18 @@ def iter_json_array(
     if buf.startswith(_BOM, pos):
         pos = skip_ws(pos + 3)
     if pos >= len(buf) or buf[pos : pos + 1] != b"[":
-        yield ParseError("expected a JSON array", source=source, line=line_at(pos), rule="invalid JSON")
+        yield ParseError(
+            "expected a JSON array", source=source, line=line_at(pos), rule="invalid JSON"
+        )
         return
     pos = skip_ws(pos + 1)
     if buf[pos : pos + 1] == b"]":
         end = skip_ws(pos + 1)
         if end < len(buf):
             yield ParseError(
-                "unexpected data after the JSON array", source=source, line=line_at(end),
+                "unexpected data after the JSON array",
+                source=source,
+                line=line_at(end),
                 rule="invalid JSON",
             )
         return
@@ -216,7 +220,9 @@ def iter_json_array(
             if m is None:
                 if not fill():
                     yield ParseError(
-                        "unterminated JSON array", source=source, line=line_at(len(buf)),
+                        "unterminated JSON array",
+                        source=source,
+                        line=line_at(len(buf)),
                         rule="invalid JSON",
                     )
                     return
@@ -231,7 +237,9 @@ def iter_json_array(
                         break
                     if not fill():
                         yield ParseError(
-                            "unterminated string", source=source, line=line_at(m.start()),
+                            "unterminated string",
+                            source=source,
+                            line=line_at(m.start()),
                             rule="invalid JSON",
                         )
                         return
@@ -268,18 +276,22 @@ def iter_json_array(
         pos = skip_ws(end + 1)
         if closer == 0x5D:  # ']'
             if c != 0x5D:
-                yield ParseError("mismatched bracket", source=source, line=line_at(end),
-                                 rule="invalid JSON")
+                yield ParseError(
+                    "mismatched bracket", source=source, line=line_at(end), rule="invalid JSON"
+                )
                 return
             if pos < len(buf):
                 yield ParseError(
-                    "unexpected data after the JSON array", source=source, line=line_at(pos),
+                    "unexpected data after the JSON array",
+                    source=source,
+                    line=line_at(pos),
                     rule="invalid JSON",
                 )
             return
         if closer != 0x2C:  # a top-level '}' with no opener
-            yield ParseError("mismatched bracket", source=source, line=line_at(end),
-                             rule="invalid JSON")
+            yield ParseError(
+                "mismatched bracket", source=source, line=line_at(end), rule="invalid JSON"
+            )
             return
 
 
@@ -306,8 +318,9 @@ def _iter_parquet(path: str, source: str) -> Iterator[Row | ParseError]:
     try:
         pf = pq.ParquetFile(path)
     except Exception as exc:  # pyarrow raises several types for a bad file
-        err = ParseError(f"not a readable Parquet file: {exc}", source=source, line=None,
-                         rule="invalid Parquet")
+        err = ParseError(
+            f"not a readable Parquet file: {exc}", source=source, line=None, rule="invalid Parquet"
+        )
         err.__cause__ = exc
         yield err
         return

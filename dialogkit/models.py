@@ -44,7 +44,7 @@ def _rule(name: str, message: str, **ctx: Any) -> PydanticCustomError:
 
 
 class ToolCall(BaseModel):
-    """A function call made by an assistant message; ``arguments`` is kept as the JSON text it came as."""
+    """A function call of an assistant message; ``arguments`` stays the JSON text it came as."""
 
     model_config = _CONFIG
 
@@ -67,7 +67,9 @@ class Message(BaseModel):
     weight: Literal[0, 1] | None = Field(
         default=None, description="OpenAI's per-message training weight (0 = no loss)."
     )
-    reasoning: str | None = Field(default=None, description="Reasoning text kept apart from content.")
+    reasoning: str | None = Field(
+        default=None, description="Reasoning text kept apart from content."
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Message:
@@ -101,7 +103,7 @@ class Source(BaseModel):
 
 
 class _Base(BaseModel):
-    """Fields every record kind shares: a stable id, provenance, and the source's leftover fields."""
+    """Fields every kind shares: an id, provenance, and the source row's leftover fields."""
 
     model_config = _CONFIG
 
@@ -114,7 +116,7 @@ class _Base(BaseModel):
 
 
 def _check_tool_answers(messages: list[Message], where: str) -> None:
-    """Each tool message must follow an assistant tool call, and name one of its ids if it has one."""
+    """Each tool message must follow an assistant tool call, and name one of its ids if any."""
     open_ids: set[str] = set()
     open_call = False
     for i, m in enumerate(messages):
@@ -181,7 +183,7 @@ class InstructionDemo(_Base):
 
 
 class TrainerDialogue(_Base):
-    """A ChatGPT-style demonstration dialogue: a human trainer wrote both sides (or edited a model's)."""
+    """A ChatGPT-style demonstration: a human trainer wrote both sides (or edited a model's)."""
 
     kind: Literal["trainer_dialogue"] = "trainer_dialogue"
     messages: list[TrainerMessage]

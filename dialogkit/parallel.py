@@ -23,7 +23,7 @@ from dialogkit.errors import RecordError
 from dialogkit.io import Row, atomic_output, make_sink
 from dialogkit.registry import Format, Options, Reject, WriteContext
 
-__all__ = ["MIN_PARALLEL_BYTES", "can_run_parallel", "convert_parallel", "line_ranges"]
+__all__ = ["MIN_PARALLEL_BYTES", "can_split", "convert_parallel", "line_ranges", "per_row"]
 
 MIN_PARALLEL_BYTES = 16 << 20  # below this, forking costs more than it saves
 
@@ -119,8 +119,9 @@ def _run_part(job: _Job) -> _PartResult:
     system = job.options.system
 
     def good() -> Iterator[Any]:
-        for item in job.fmt_in.read(_range_rows(job.path, job.start, job.end, job.first_line),
-                                    job.options):
+        for item in job.fmt_in.read(
+            _range_rows(job.path, job.start, job.end, job.first_line), job.options
+        ):
             res.read += 1
             if isinstance(item, Reject):
                 handle(item)
@@ -167,13 +168,17 @@ def _run_part(job: _Job) -> _PartResult:
     return res
 
 
-def can_run_parallel(src: Any, fmt_in: Format, container: str, input_container: str | None,
-                     jobs: int) -> bool:
-    """Whether ``src`` can be split: a plain JSONL file, big enough, a per-row reader."""
+def per_row(fmt_in: Format) -> bool:
+    """Whether a reader converts row by row (so ranges can be read apart); OASST cannot."""
+    return type(fmt_in).read is Format.read
+
+
+def can_split(src: Any, container: str, input_container: str | None, jobs: int) -> bool:
+    """Whether ``src`` can be cut into ranges: a large plain (not gzip) JSONL file, JSONL out."""
     if jobs < 2 or not isinstance(src, (str, os.PathLike)) or str(src) == "-":
         return False
     path = str(src)
-    if container != "jsonl" or type(fmt_in).read is not Format.read:
+    if container != "jsonl":
         return False
     if input_container not in (None, "jsonl") or not path.lower().endswith((".jsonl", ".ndjson")):
         return False
@@ -200,14 +205,25 @@ def convert_parallel(
 ) -> tuple[_PartResult, WriteContext]:
     """Convert ``src`` with ``jobs`` forked workers; returns the summed result and context."""
     ranges = line_ranges(str(src), jobs)
-    tmpdir = tempfile.mkdtemp(prefix=".dialogkit-parts-",
-                              dir=None if dst in (None, "-") else Path(dst).parent)
+    tmpdir = tempfile.mkdtemp(
+        prefix=".dialogkit-parts-", dir=None if dst in (None, "-") else Path(dst).parent
+    )
     try:
         parts = [
-            _Job(str(src), s, e, line, fmt_in, fmt_out, options, on_error,
-                 os.path.join(tmpdir, f"out-{i}"),
-                 os.path.join(tmpdir, f"rej-{i}") if rejects is not None else None,
-                 "jsonl", transform)
+            _Job(
+                str(src),
+                s,
+                e,
+                line,
+                fmt_in,
+                fmt_out,
+                options,
+                on_error,
+                os.path.join(tmpdir, f"out-{i}"),
+                os.path.join(tmpdir, f"rej-{i}") if rejects is not None else None,
+                "jsonl",
+                transform,
+            )
             for i, (s, e, line) in enumerate(ranges)
         ]
         ctx = multiprocessing.get_context("fork")

@@ -197,9 +197,7 @@ class Format:
         if not md:
             return record
         drop_public = not ctx.options.keep_metadata
-        if not drop_public and not any(
-            k.startswith("_") and k not in self.markers for k in md
-        ):
+        if not drop_public and not any(k.startswith("_") and k not in self.markers for k in md):
             return record
         kept: dict[str, Any] = {}
         for key, value in md.items():
@@ -223,7 +221,7 @@ class Format:
         raise NotImplementedError(f"format {self.name!r} cannot be read")
 
     def read(self, rows: Iterable[Row | RecordError], opts: Options) -> Iterator[Any]:
-        """Records (or Rejects) for a stream of rows; per row by default, so a bad row is skipped."""
+        """Records (or Rejects) for a stream of rows; per row, so one bad row is skipped alone."""
         name = self.name
         for row in rows:
             if isinstance(row, RecordError):
@@ -238,7 +236,7 @@ class Format:
                 yield Reject(exc.at(source=row.source, line=row.line, format=name), row=row)
 
     def write_record(self, record: Any, ctx: WriteContext) -> Any:
-        """One output row for a canonical record; raise RecordError if this format cannot hold it."""
+        """One output row for a canonical record; RecordError if this format cannot hold it."""
         raise NotImplementedError(f"format {self.name!r} cannot be written")
 
     def write(self, records: Iterable[Any], ctx: WriteContext) -> Iterator[Any | Reject]:

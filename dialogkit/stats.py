@@ -60,8 +60,9 @@ def _messages(record: Any) -> list[Any]:
     return []
 
 
-def collect(src: str | os.PathLike[str], format: str = "auto",
-            options: Options | None = None) -> Stats:
+def collect(
+    src: str | os.PathLike[str], format: str = "auto", options: Options | None = None
+) -> Stats:
     """Stream ``src`` once and gather :class:`Stats`."""
     stats = Stats()
 

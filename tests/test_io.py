@@ -1,4 +1,4 @@
-"""Containers: JSONL, JSON arrays (streamed), single objects, gzip, Parquet, stdin; atomic writes."""
+"""Containers: JSONL, JSON arrays (streamed), one object, gzip, Parquet, stdin; atomic writes."""
 
 from __future__ import annotations
 
@@ -161,8 +161,11 @@ def test_stdin_array() -> None:
         "print([ (r.data, r.source, r.line) for r in read_rows('-')])"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], input=b'[{"a": 1},\n{"a": 2}]', capture_output=True,
-        check=True, cwd=ROOT,
+        [sys.executable, "-c", code],
+        input=b'[{"a": 1},\n{"a": 2}]',
+        capture_output=True,
+        check=True,
+        cwd=ROOT,
     )
     assert out.stdout.decode().strip() == "[({'a': 1}, '-', 1), ({'a': 2}, '-', 2)]"
 
@@ -199,8 +202,11 @@ def test_json_test_suite_clean_accept_or_clean_error() -> None:
     y_ files must be accepted, n_ files rejected; an empty or blank file is accepted as zero rows
     (an empty JSONL file is valid), which covers the three n_ files that hold no value at all.
     """
-    empty_ok = {"n_single_space.json", "n_structure_UTF8_BOM_no_data.json",
-                "n_structure_no_data.json"}
+    empty_ok = {
+        "n_single_space.json",
+        "n_structure_UTF8_BOM_no_data.json",
+        "n_structure_no_data.json",
+    }
     wrong: list[str] = []
     for path in _suite():
         try:

@@ -37,21 +37,32 @@ def expect_object(data: Any, loc: str = "$") -> dict[str, Any]:
     return data
 
 
-def field(data: Mapping[str, Any], key: str, expected: type | tuple[type, ...], loc: str = "$",
-          *, required: bool = True, nullable: bool = False) -> Any:
+def field(
+    data: Mapping[str, Any],
+    key: str,
+    expected: type | tuple[type, ...],
+    loc: str = "$",
+    *,
+    required: bool = True,
+    nullable: bool = False,
+) -> Any:
     """``data[key]`` checked against ``expected``; missing and null are errors unless allowed."""
     if key not in data or data[key] is None:
         if key in data and nullable:
             return None
         if not required:
             return None
-        raise RecordError(f"missing required field `{key}`", loc=f"{loc}.{key}",
-                          rule=f"missing {key}")
+        raise RecordError(
+            f"missing required field `{key}`", loc=f"{loc}.{key}", rule=f"missing {key}"
+        )
     value = data[key]
-    if not isinstance(value, expected) or (isinstance(value, bool) and bool not in _as_tuple(expected)):
+    if not isinstance(value, expected) or (
+        isinstance(value, bool) and bool not in _as_tuple(expected)
+    ):
         names = " or ".join(f"`{_JSON_TYPES.get(t, t.__name__)}`" for t in _as_tuple(expected))
         raise RecordError(
-            f"Expected {names}, got `{type_name(value)}`", loc=f"{loc}.{key}",
+            f"Expected {names}, got `{type_name(value)}`",
+            loc=f"{loc}.{key}",
             rule=f"wrong type {key}",
         )
     return value
@@ -68,7 +79,7 @@ def leftovers(data: Mapping[str, Any], known: Iterable[str]) -> dict[str, Any]:
 
 
 def resolve_role(raw: Any, aliases: Mapping[str, str], opts: Options, loc: str) -> str | None:
-    """Map a source role to a canonical one; ``None`` means drop the turn (``unknown_role=drop``)."""
+    """Map a source role to a canonical one; ``None`` means drop the turn (``drop`` policy)."""
     if not isinstance(raw, str):
         raise RecordError(f"Expected `str`, got `{type_name(raw)}`", loc=loc, rule="role type")
     role = aliases.get(raw)
@@ -92,30 +103,39 @@ def apply_turn_policies(
     """
     out: list[dict[str, Any]] = []
     out_locs: list[str] = []
-    for msg, loc in zip(messages, locs):
+    for msg, loc in zip(messages, locs, strict=True):
         content = msg.get("content")
         empty = (content is None or content == "") and not msg.get("tool_calls")
         if empty:
             if opts.empty_turn == "reject":
                 raise RecordError(
-                    "empty turn (use --empty-turn drop or keep to accept it)", loc=loc,
+                    "empty turn (use --empty-turn drop or keep to accept it)",
+                    loc=loc,
                     rule="empty turn",
                 )
             if opts.empty_turn == "drop":
                 continue
             if content is None:
                 msg = {**msg, "content": ""}
-        if out and out[-1]["role"] == msg["role"] and msg["role"] in ("user", "assistant", "system"):
+        if (
+            out
+            and out[-1]["role"] == msg["role"]
+            and msg["role"] in ("user", "assistant", "system")
+        ):
             if opts.consecutive == "reject":
                 raise RecordError(
                     f"two {msg['role']} turns in a row (use --consecutive merge or keep)",
-                    loc=loc, rule="consecutive turns",
+                    loc=loc,
+                    rule="consecutive turns",
                 )
             if opts.consecutive == "merge":
                 prev = out[-1]
                 if prev.get("tool_calls") or msg.get("tool_calls"):
-                    raise RecordError("cannot merge turns that carry tool calls", loc=loc,
-                                      rule="consecutive turns")
+                    raise RecordError(
+                        "cannot merge turns that carry tool calls",
+                        loc=loc,
+                        rule="consecutive turns",
+                    )
                 joined = opts.merge_separator.join(
                     p for p in (prev.get("content") or "", msg.get("content") or "") if p
                 )

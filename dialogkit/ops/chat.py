@@ -43,8 +43,7 @@ def demo_to_conversation(demo: InstructionDemo, join: str = "\n\n") -> Conversat
         messages.append({"role": "system", "content": demo.system})
     messages.append({"role": "user", "content": user_text(demo.prompt, demo.input, join)})
     messages.append({"role": "assistant", "content": demo.response})
-    conv = _validate_conversation({"messages": messages, "id": demo.id,
-                                   "metadata": demo.metadata})
+    conv = _validate_conversation({"messages": messages, "id": demo.id, "metadata": demo.metadata})
     if demo.source is not None:
         conv.__dict__["source"] = demo.source
     return conv
@@ -73,8 +72,12 @@ def as_conversation(record: Any, ctx: WriteContext, fmt: str) -> Conversation:
             for m in record.messages
         ]
         return Conversation.model_construct(
-            kind="conversation", id=record.id, messages=messages, tools=record.tools,
-            source=record.source, metadata=dict(record.metadata),
+            kind="conversation",
+            id=record.id,
+            messages=messages,
+            tools=record.tools,
+            source=record.source,
+            metadata=dict(record.metadata),
         )
     raise RecordError(
         f"format {fmt!r} holds SFT conversations, not a record of kind {record.kind!r}",
