@@ -212,6 +212,8 @@ def split(
             err(f"  leak: {leak}")
         raise
     name = _writable(fmt) if fmt is not None else "dialogkit"
+    if fmt is not None and name != fmt.name:
+        err(f"  {fmt.name} cannot be written: the splits are in {name}")
     for s in SPLITS:
         write(parts[s], out / f"{s}.jsonl", format=name)
     err(f"split: read {srep.read} records ({name}), {srep.groups} groups joined into "

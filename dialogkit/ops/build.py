@@ -174,9 +174,10 @@ def _check_formats(recipe: Recipe, where: Path) -> None:
                 raise UsageError(f"{where}: sources.{name}.format: {exc}") from exc
             if not fmt.reads:
                 raise UsageError(f"{where}: sources.{name}.format: {fmt.name!r} cannot be read")
-        for s in src.use or []:
-            if s not in built:
-                raise UsageError(f"{where}: sources.{name}.use: the recipe has no `{s}` section")
+        for used in src.use or []:
+            if used not in built:
+                raise UsageError(
+                    f"{where}: sources.{name}.use: the recipe has no `{used}` section")
     for s in built:
         spec = getattr(recipe, s)
         try:

@@ -71,9 +71,9 @@ def leak_key(record: Any) -> str:
 
 def _lookup(record: Any, key: str) -> Any:
     if "." not in key and key in type(record).model_fields and key != "metadata":
-        value = getattr(record, key)
-        if value is not None:
-            return value
+        direct = getattr(record, key)
+        if direct is not None:
+            return direct
     value: Any = record.metadata
     for part in key.split("."):
         if not isinstance(value, dict) or part not in value:
