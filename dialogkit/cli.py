@@ -27,7 +27,7 @@ app = typer.Typer(
 )
 
 # command modules that add themselves with register(app); each imports only typer at module level
-_PLUGINS: list[str] = ["dialogkit.cli_pipeline", "dialogkit.cli_hub"]
+_PLUGINS: list[str] = ["dialogkit.cli_pipeline", "dialogkit.cli_hub", "dialogkit.cli_render"]
 
 
 class OnError(str, Enum):
