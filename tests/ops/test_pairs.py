@@ -241,3 +241,23 @@ def test_oasst_rank_direction_and_unranked_sibling() -> None:
         assert by_text[p.chosen[0].content] < by_text[p.rejected[0].content]
         assert p.group_id == partial[0].id
         assert p.metadata["message_tree_id"] == partial[0].metadata["message_tree_id"]
+
+
+def test_oasst_pairs_round_trip_through_trl_preference(tmp_path) -> None:
+    path = shared_file("oasst", "en_100_tree.jsonl")
+    pytest.importorskip("dialogkit.formats.oasst")
+    pytest.importorskip("dialogkit.formats.trl_preference")
+    from dialogkit.api import iter_outcomes, read, write
+
+    pairs = list(iter_pairs(iter_outcomes(path, "oasst"), "adjacent", "rank"))
+    out = tmp_path / "pairs.jsonl"
+    rep = write(pairs, out, format="trl-preference")
+    assert rep.written == 429 and rep.rejected == 0
+    back = list(read(out, format="trl-preference"))
+    assert len(back) == 429
+    for a, b in zip(pairs, back, strict=True):
+        assert (b.prompt, b.chosen, b.rejected) == (a.prompt, a.chosen, a.rejected)
+        assert (b.margin, b.group_id) == (a.margin, a.group_id)
+    again = tmp_path / "again.jsonl"
+    write(back, again, format="trl-preference")
+    assert again.read_bytes() == out.read_bytes()
