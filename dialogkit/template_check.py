@@ -128,6 +128,10 @@ def check_conversation(
         )
     except RecordError as exc:
         problems.append(("no assistant spans", exc.reason))
+        if tokenizer is not None and max_tokens is not None:
+            length = len(tokenizer.encode(text).ids)
+            if length > max_tokens:
+                problems.append(("too long", f"{length} tokens, more than {max_tokens}"))
         return problems
     if out.assistant_masks is not None:
         if not any(out.assistant_masks):
