@@ -52,6 +52,8 @@ from dialogkit.registry import Format, Options, WriteContext, build, register
 __all__ = ["FORMAT", "Alpaca", "add_metadata", "plain_turns"]
 
 _ROW_KEYS = frozenset({"instruction", "input", "output", "system", "history"})
+_DEMO_KEYS = _ROW_KEYS - {"history"}
+_DEMO_KEYS_ID = _DEMO_KEYS | {"id"}
 _SEED_KEYS = frozenset({"instruction", "instances"})
 _DROPPED_MESSAGE_FIELDS = ("name", "weight", "reasoning", "tool_call_id")
 
@@ -147,11 +149,9 @@ class Alpaca(Format):
         system = field(row, "system", str, required=False)
         history = row.get("history")
         rid = row.get("id") if isinstance(row.get("id"), str) else None
-        known = set(_ROW_KEYS)
-        if rid is not None:
-            known.add("id")
         if history is None or history == []:
-            known.discard("history")  # kept in metadata, so `"history": []` round-trips
+            # history stays in metadata, so `"history": []` round-trips
+            known = _DEMO_KEYS_ID if rid is not None else _DEMO_KEYS
             return [
                 build(InstructionDemo, {
                     "id": rid, "prompt": instruction, "input": inp or None, "response": output,
@@ -163,6 +163,7 @@ class Alpaca(Format):
                 f"Expected `array`, got `{type_name(history)}`", loc="$.history",
                 rule="wrong type history",
             )
+        known = _ROW_KEYS | {"id"} if rid is not None else _ROW_KEYS
         messages: list[dict[str, Any]] = []
         locs: list[str] = []
         for i, pair in enumerate(history):

@@ -35,8 +35,8 @@ from dialogkit.formats._common import (
     type_name,
     with_system,
 )
-from dialogkit.models import Conversation, Message
-from dialogkit.ops.chat import as_conversation
+from dialogkit.models import Conversation, InstructionDemo, Message
+from dialogkit.ops.chat import as_conversation, demo_messages, drop_demo_fields
 from dialogkit.registry import Format, Options, WriteContext, build, register
 
 __all__ = ["FORMAT", "OpenAIChat", "build_conversation"]
@@ -251,8 +251,18 @@ class OpenAIChat(Format):
         )
 
     def write_record(self, record: Any, ctx: WriteContext) -> Any:
+        if isinstance(record, InstructionDemo):
+            # the hot path of alpaca/dolly -> openai: a demo's turns are plain role/content
+            # dicts already, so skip building (and validating) an intermediate Conversation
+            drop_demo_fields(record, ctx)
+            row = {"messages": demo_messages(record, ctx.options.join)}
+            if record.id is not None:
+                row["id"] = record.id
+            for key, value in record.metadata.items():
+                row.setdefault(key, value)
+            return row
         conv = as_conversation(record, ctx, self.name)
-        row: dict[str, Any] = {"messages": [write_message(m, ctx) for m in conv.messages]}
+        row = {"messages": [write_message(m, ctx) for m in conv.messages]}
         meta = dict(conv.metadata)
         if "parallel_tool_calls" in meta:  # the cookbook's key order: messages, ptc, tools
             row["parallel_tool_calls"] = meta.pop("parallel_tool_calls")

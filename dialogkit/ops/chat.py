@@ -19,7 +19,14 @@ from dialogkit.models import (
 )
 from dialogkit.registry import WriteContext
 
-__all__ = ["add_system", "as_conversation", "demo_to_conversation", "user_text"]
+__all__ = [
+    "add_system",
+    "as_conversation",
+    "demo_messages",
+    "demo_to_conversation",
+    "drop_demo_fields",
+    "user_text",
+]
 
 # pydantic-core validation of a plain dict is several times faster than model_construct
 _validate_conversation = Conversation.__pydantic_validator__.validate_python
@@ -30,6 +37,24 @@ def user_text(prompt: str, input: str | None, join: str = "\n\n") -> str:
     return f"{prompt}{join}{input}" if input else prompt
 
 
+def demo_messages(demo: InstructionDemo, join: str = "\n\n") -> list[dict[str, Any]]:
+    """A demonstration's turns as plain ``{role, content}`` dicts: (system,) user, assistant."""
+    messages: list[dict[str, Any]] = []
+    if demo.system is not None:
+        messages.append({"role": "system", "content": demo.system})
+    messages.append({"role": "user", "content": user_text(demo.prompt, demo.input, join)})
+    messages.append({"role": "assistant", "content": demo.response})
+    return messages
+
+
+def drop_demo_fields(demo: InstructionDemo, ctx: WriteContext) -> None:
+    """Tally a demo's fields that a plain conversation has no place for."""
+    if demo.category is not None:
+        ctx.drop("category")
+    if demo.labeler is not None:
+        ctx.drop("labeler")
+
+
 def demo_to_conversation(demo: InstructionDemo, join: str = "\n\n") -> Conversation:
     """An instruction demonstration as a (system,) user, assistant conversation.
 
@@ -38,11 +63,7 @@ def demo_to_conversation(demo: InstructionDemo, join: str = "\n\n") -> Conversat
         >>> [m.content for m in demo_to_conversation(d).messages]
         ['Add\\n\\n2+2', '4']
     """
-    messages: list[dict[str, Any]] = []
-    if demo.system is not None:
-        messages.append({"role": "system", "content": demo.system})
-    messages.append({"role": "user", "content": user_text(demo.prompt, demo.input, join)})
-    messages.append({"role": "assistant", "content": demo.response})
+    messages = demo_messages(demo, join)
     conv = _validate_conversation({"messages": messages, "id": demo.id, "metadata": demo.metadata})
     if demo.source is not None:
         conv.__dict__["source"] = demo.source
@@ -58,9 +79,7 @@ def as_conversation(record: Any, ctx: WriteContext, fmt: str) -> Conversation:
     if isinstance(record, Conversation):
         return record
     if isinstance(record, InstructionDemo):
-        for name in ("category", "labeler"):
-            if getattr(record, name) is not None:
-                ctx.drop(name)
+        drop_demo_fields(record, ctx)
         return demo_to_conversation(record, ctx.options.join)
     if isinstance(record, TrainerDialogue):
         if any(m.author is not None for m in record.messages):
