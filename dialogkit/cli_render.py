@@ -1,4 +1,4 @@
-"""The ``render`` and ``check-template`` commands (a thin layer over dialogkit.render).
+"""The ``render`` and ``check-template`` commands (a thin layer over dialogkit.rendering).
 
 Only typer and the stdlib are imported here; the library loads inside the commands.
 """
@@ -64,7 +64,7 @@ def render_cmd(
     from dialogkit.errors import UsageError
     from dialogkit.io import write_rows
     from dialogkit.registry import Reject
-    from dialogkit.render import load_template, load_tokenizer, render
+    from dialogkit.rendering import load_template, load_tokenizer, render
 
     if max_tokens is not None and tokenizer is None:
         raise UsageError("--max-tokens needs --tokenizer")
@@ -111,7 +111,7 @@ def check_template_cmd(
     from rich.table import Table
 
     from dialogkit.api import iter_outcomes
-    from dialogkit.render import load_template, load_tokenizer
+    from dialogkit.rendering import load_template, load_tokenizer
     from dialogkit.template_check import check_template
 
     tpl = load_template(template)

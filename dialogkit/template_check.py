@@ -1,6 +1,6 @@
 """Pre-flight check of a chat template against a dataset: refusals and silent damage.
 
-Before an SFT run, :func:`check_template` renders every record as :mod:`dialogkit.render` would
+Before an SFT run, :func:`check_template` renders every record as :mod:`dialogkit.rendering` would
 and reports, per record:
 
 - ``refused``: the template raises on it (its own message: system role not supported, roles must
@@ -34,7 +34,7 @@ from typing import Any
 from dialogkit.errors import RecordError, UsageError
 from dialogkit.models import Conversation
 from dialogkit.registry import Reject
-from dialogkit.render import (
+from dialogkit.rendering import (
     ChatTemplate,
     Compat,
     Tokenizer,

@@ -14,15 +14,27 @@ def test_all_is_sorted_and_complete() -> None:
     assert names == sorted(names)
     assert len(set(names)) == len(names)
     for name in names:
-        assert hasattr(dialogkit, name), name
+        assert getattr(dialogkit, name) is not None, name
     public = {n for n in vars(dialogkit) if not n.startswith("_")} - {
         "annotations", "api", "errors", "models", "registry", "io", "detect", "formats", "ops",
-        "cli", "cli_common", "schemas", "stats",
+        "cli", "cli_common", "schemas", "stats", "Any", "importlib", "hf", "rendering",
+        "template_check", "hub", "parallel",
     }
     assert public - set(names) == set()
 
 
-def test_import_does_not_import_datasets_or_pyarrow() -> None:
-    code = "import sys, dialogkit; print('datasets' in sys.modules, 'pyarrow' in sys.modules)"
+def test_import_does_not_import_datasets_pyarrow_or_jinja() -> None:
+    code = (
+        "import sys, dialogkit; "
+        "print([m in sys.modules for m in ('datasets', 'pyarrow', 'jinja2')])"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True, cwd=ROOT)
-    assert out.stdout.decode().strip() == "False False"
+    assert out.stdout.decode().strip() == "[False, False, False]"
+
+
+def test_lazy_functions_load_on_first_use() -> None:
+    from dialogkit.hf import to_dataset
+    from dialogkit.rendering import render
+
+    assert dialogkit.render is render
+    assert dialogkit.to_dataset is to_dataset

@@ -1,4 +1,4 @@
-"""dialogkit.render against transformers' apply_chat_template (a test-only oracle) and expected/."""
+"""dialogkit.rendering against transformers' apply_chat_template (a test-only oracle)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 from dialogkit.errors import MissingDependencyError, RecordError, TemplateError, UsageError
 from dialogkit.models import Conversation, InstructionDemo, Message, ToolCall
 from dialogkit.registry import Reject
-from dialogkit.render import (
+from dialogkit.rendering import (
     ChatTemplate,
     assistant_mask,
     has_generation_tags,

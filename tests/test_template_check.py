@@ -9,7 +9,7 @@ import pytest
 from dialogkit.errors import TemplateError, UsageError
 from dialogkit.models import Conversation, InstructionDemo, Message, PromptOnly
 from dialogkit.registry import Reject
-from dialogkit.render import ChatTemplate, load_tokenizer
+from dialogkit.rendering import ChatTemplate, load_tokenizer
 from dialogkit.template_check import CheckReport, Finding, check_conversation, check_template
 from tests.conftest import shared_file
 
