@@ -20,7 +20,16 @@ from dialogkit.errors import RecordError, UsageError
 from dialogkit.io import Container, Row, atomic_output, container_for, make_sink, read_rows
 from dialogkit.registry import Format, Options, Reject, WriteContext, get_format
 
-__all__ = ["Report", "convert", "iter_outcomes", "read", "resolve_format", "validate", "write"]
+__all__ = [
+    "Report",
+    "convert",
+    "iter_outcomes",
+    "prepare",
+    "read",
+    "resolve_format",
+    "validate",
+    "write",
+]
 
 Source = str | os.PathLike[str] | Iterable[Any]
 
@@ -37,6 +46,7 @@ class Report:
     format_in: str | None = None
     format_out: str | None = None
     first_errors: list[str] = field(default_factory=list)
+    expanded: int = 0  # extra records a transform made (unpairing: 2 per pair)
 
     def reject(self, rej: Reject, keep: int = 10) -> None:
         """Count one reject under its rule and remember the first few messages."""
@@ -46,11 +56,16 @@ class Report:
             self.first_errors.append(str(rej.error))
 
     def to_json(self) -> dict[str, Any]:
-        """The ``--report`` document (keys in a fixed order)."""
+        """The ``--report`` document (keys in a fixed order).
+
+        ``read + expanded == written + rejected`` always; ``expanded`` is 0 unless a kind
+        transform makes several records of one (``--as unpaired``).
+        """
         return {
             "read": self.read,
             "written": self.written,
             "rejected": self.rejected,
+            "expanded": self.expanded,
             "rejected_by_reason": dict(sorted(self.rejected_by_reason.items())),
             "fields_dropped": dict(sorted(self.fields_dropped.items())),
             "format_in": self.format_in,
@@ -259,13 +274,12 @@ def convert(
             if isinstance(item, Reject):
                 yield item
                 continue
-            if system is not None:
-                from dialogkit.ops.chat import add_system
-
-                item = add_system(item, system)
-            if transform is not None:
-                item = transform(item)
-            yield item
+            if system is None and transform is None:
+                yield item
+                continue
+            out = prepare(item, system, transform)
+            rep.expanded += len(out) - 1
+            yield from out
 
     def handle(rej: Reject, reject_sink: Any) -> None:
         if on_error == "raise":
@@ -350,6 +364,7 @@ def _try_parallel(
     )
     rep.format_in = fmt_in.name
     rep.read, rep.written, rep.rejected = total.read, total.written, total.rejected
+    rep.expanded = total.expanded
     rep.rejected_by_reason = total.by_reason
     rep.first_errors = total.first_errors
     return wctx
@@ -361,6 +376,27 @@ def _finish(out_fmt: Format, dst: Any, rep: Report, report: Any, ctx: WriteConte
     if finish is not None and dst is not None and str(dst) != "-":
         finish(dst, ctx)
     _write_report(rep, report)
+
+
+def prepare(item: Any, system: str | None, transform: Callable[[Any], Any] | None) -> list[Any]:
+    """One read record after ``--system`` and a kind transform (``--as``): records or a Reject.
+
+    A transform may return one record or a list (unpairing makes two); a RecordError it raises
+    rejects the record with its reason.
+    """
+    if system is not None:
+        from dialogkit.ops.chat import add_system
+
+        item = add_system(item, system)
+    if transform is None:
+        return [item]
+    try:
+        out = transform(item)
+    except RecordError as exc:
+        src = item.source
+        exc.at(source=src.file if src else None, line=src.line if src else None)
+        return [Reject(exc, record=item)]
+    return out if isinstance(out, list) else [out]
 
 
 def _split_rejects(stream: Iterable[Any], on_reject: Callable[[Reject], None]) -> Iterator[Any]:

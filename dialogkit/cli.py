@@ -61,6 +61,14 @@ class Consecutive(str, Enum):
     keep = "keep"
 
 
+class AsKind(str, Enum):
+    """A change of record kind on the way through convert."""
+
+    conversation = "conversation"
+    prompt = "prompt"
+    unpaired = "unpaired"
+
+
 class ContainerChoice(str, Enum):
     """The file container of an output."""
 
@@ -157,6 +165,14 @@ def convert(
         str | None,
         typer.Option(help=r"How an instruction and its input become one turn (default '\n\n')."),
     ] = None,
+    as_kind: Annotated[
+        AsKind | None,
+        typer.Option(
+            "--as",
+            help="Change the records' kind first: conversation (a comparison's best "
+            "candidate), prompt (RL prompts from any record), unpaired (pairs -> 2 labelled).",
+        ),
+    ] = None,
     drop_metadata: Annotated[
         bool,
         typer.Option(help="Do not carry the source's extra fields over as extra columns."),
@@ -197,9 +213,11 @@ def convert(
             options=opts,
             progress=update,
             jobs=jobs if jobs > 0 else _cores(),
+            transform=_transform(as_kind),
         )
+    made = f", made {rep.expanded} more" if rep.expanded else ""
     err(
-        f"{rep.format_in} -> {rep.format_out}: read {rep.read}, written {rep.written}, "
+        f"{rep.format_in} -> {rep.format_out}: read {rep.read}{made}, written {rep.written}, "
         f"rejected {rep.rejected}"
     )
     for rule, n in sorted(rep.rejected_by_reason.items()):
@@ -291,8 +309,9 @@ def inspect(
     opts = _options(None, unknown_role, role_map, empty_turn, consecutive, option)
     stats = collect(input, from_, options=opts)
     console = Console(width=120)
-    console.print(f"{input}: format {stats.format}, {stats.records} records, "
-                  f"{stats.rejected} rejected")
+    console.print(
+        f"{input}: format {stats.format}, {stats.records} records, {stats.rejected} rejected"
+    )
     t = Table("kind", "records", box=None)
     for kind, n in sorted(stats.kinds.items()):
         t.add_row(kind, str(n))
@@ -305,6 +324,14 @@ def inspect(
     for name, values in stats.distributions().items():
         t.add_row(name, *(str(v) for v in values))
     console.print(t)
+
+
+def _transform(as_kind: AsKind | None) -> Any:
+    if as_kind is None:
+        return None
+    from dialogkit.ops.convert_kinds import kind_transform
+
+    return kind_transform(as_kind.value)
 
 
 def _cores() -> int:

@@ -95,6 +95,7 @@ class _PartResult:
     dropped: Counter[str] = field(default_factory=Counter)
     first_errors: list[str] = field(default_factory=list)
     error: RecordError | None = None
+    expanded: int = 0
 
 
 @dataclass
@@ -126,13 +127,18 @@ def _run_part(job: _Job) -> _PartResult:
             if isinstance(item, Reject):
                 handle(item)
                 continue
-            if system is not None:
-                from dialogkit.ops.chat import add_system
+            if system is None and job.transform is None:
+                yield item
+                continue
+            from dialogkit.api import prepare
 
-                item = add_system(item, system)
-            if job.transform is not None:
-                item = job.transform(item)
-            yield item
+            out = prepare(item, system, job.transform)
+            res.expanded += len(out) - 1
+            for rec in out:
+                if isinstance(rec, Reject):
+                    handle(rec)
+                else:
+                    yield rec
 
     class _Stop(Exception):
         pass
@@ -238,6 +244,7 @@ def convert_parallel(
             total.read += r.read
             total.written += r.written
             total.rejected += r.rejected
+            total.expanded += r.expanded
             total.by_reason.update(r.by_reason)
             wctx.dropped.update(r.dropped)
             total.first_errors.extend(r.first_errors[: max(0, 10 - len(total.first_errors))])

@@ -104,3 +104,36 @@ def test_inspect_table(tmp_path: Path) -> None:
     text = r.stdout.decode()
     assert f"{src}: format dialogkit, 2 records, 0 rejected" in text
     assert "turns per conversation" in text
+
+
+CMP = {"kind": "comparison", "id": "c1", "context": [{"role": "user", "content": "Q?"}],
+       "candidates": [{"messages": [{"role": "assistant", "content": "worse"}]},
+                      {"messages": [{"role": "assistant", "content": "best"}]},
+                      {"messages": [{"role": "assistant", "content": "unranked"}]}],
+       "ranking": [1, 0, None]}
+
+
+def test_convert_as_prompt_conversation_and_unpaired(tmp_path: Path) -> None:
+    src = tmp_path / "c.jsonl"
+    src.write_bytes(jsonl(CMP))
+    r = run("convert", str(src), "-", "--to", "trl-prompt", "--as", "prompt")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["prompt"] == [{"role": "user", "content": "Q?"}]
+    r = run("convert", str(src), "-", "--to", "openai", "--as", "conversation")
+    assert [m["content"] for m in json.loads(r.stdout)["messages"]] == ["Q?", "best"]
+    pairs = tmp_path / "p.jsonl"
+    assert run("pairs", str(src), str(pairs), "--from", "dialogkit", "--strategy", "all",
+               "--to", "trl-preference").returncode == 0
+    rep = tmp_path / "rep.json"
+    r = run("convert", str(pairs), "-", "--to", "trl-unpaired", "--as", "unpaired",
+            "--report", str(rep))
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [(row["completion"][0]["content"], row["label"]) for row in rows] == [
+        ("best", True), ("worse", False)]
+    doc = json.loads(rep.read_text())
+    assert (doc["read"], doc["expanded"], doc["written"], doc["rejected"]) == (1, 1, 2, 0)
+    assert doc["read"] + doc["expanded"] == doc["written"] + doc["rejected"]
+    r = run("convert", str(src), "-", "--to", "trl-unpaired", "--as", "unpaired",
+            "--on-error", "skip")
+    assert r.returncode == 0
+    assert "rejected 1" in r.stderr.decode()

@@ -27,8 +27,10 @@ from dialogkit.ops.chat import user_text
 from dialogkit.ops.pairs import derived_metadata, effective_ranks, group_id
 
 __all__ = [
+    "KIND_TRANSFORMS",
     "best_candidate",
     "comparison_to_conversation",
+    "kind_transform",
     "prompt_messages",
     "to_prompt",
     "unpair",
@@ -124,3 +126,34 @@ def to_prompt(record: Any) -> PromptOnly:
     return PromptOnly.model_construct(
         kind="prompt", id=rid, source=record.source, metadata=meta, prompt=prompt
     )
+
+
+def _to_conversation(record: Any) -> Any:
+    """Comparisons become their best conversation; other kinds pass (writers coerce demos)."""
+    return comparison_to_conversation(record) if isinstance(record, Comparison) else record
+
+
+def _unpair_any(record: Any) -> list[UnpairedExample]:
+    if not isinstance(record, PreferencePair):
+        raise RecordError(f"only preference pairs can be unpaired, not {record.kind!r}",
+                          rule="not a pair")
+    return unpair(record)
+
+
+KIND_TRANSFORMS = {
+    "conversation": _to_conversation,
+    "prompt": to_prompt,
+    "unpaired": _unpair_any,
+}
+
+
+def kind_transform(kind: str) -> Any:
+    """The record transform behind ``convert --as KIND`` (conversation, prompt, unpaired)."""
+    try:
+        return KIND_TRANSFORMS[kind]
+    except KeyError:
+        from dialogkit.errors import UsageError
+
+        raise UsageError(
+            f"--as takes one of {', '.join(KIND_TRANSFORMS)}, got {kind!r}"
+        ) from None
