@@ -1,0 +1,740 @@
+"""A Hub-ready dataset repository from canonical records, and publishing it in one commit.
+
+:func:`export_folder` writes ``data/<config>/<split>-NNNNN-of-NNNNN.parquet`` shards (one config
+per record kind, explicit :func:`dialogkit.hf.features_for` Features) and a ``README.md`` dataset
+card: YAML front matter that ``datasets`` reads (``configs`` with ``data_files`` per split,
+``dataset_info``) plus licence, language, task categories, tags and a human part. The folder is
+built beside ``--out`` and renamed into place only when complete.
+
+:func:`upload` sends that folder with ``huggingface_hub`` as one commit (``create_commit`` with
+the exact parent commit, so a concurrent change is a clean 412/409 that is re-planned and
+retried). The token comes from ``HF_TOKEN`` or the user's login and never appears in output,
+logs or errors. Any failure becomes one :class:`~dialogkit.hf.HubError` line, and what this run
+created (a new repository or branch) is removed again, so nothing is left half published.
+``datasets`` and ``huggingface_hub`` are imported inside the functions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import tempfile
+import time
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from dialogkit.errors import DialogkitError, UsageError
+from dialogkit.hf import HubError, features_for, record_to_row
+
+__all__ = [
+    "ExportResult",
+    "Plan",
+    "build_card",
+    "detect_languages",
+    "export_folder",
+    "plan_upload",
+    "split_inputs",
+    "upload",
+]
+
+MAX_SHARD_BYTES = 500 * 1000 * 1000  # the same shard size datasets' push_to_hub uses
+_BATCH = 1000
+
+# the TRL dataset type of each kind, with its tag and the Hub task categories that fit it
+_TRL = {
+    "conversation": ("language modeling, conversational (`messages`)", "language-modeling",
+                     ["text-generation"]),
+    "trainer_dialogue": ("language modeling, conversational (`messages`, with authors)",
+                         "language-modeling", ["text-generation"]),
+    "demo": ("prompt-completion, standard text once converted (`prompt`/`input`/`response`)",
+             "prompt-completion", ["text-generation"]),
+    "comparison": ("ranked comparisons (K candidates; make preference pairs with dialogkit)",
+                   "ranking", ["text-generation", "reinforcement-learning"]),
+    "preference": ("preference, explicit prompt, conversational (`prompt`/`chosen`/`rejected`)",
+                   "preference", ["text-generation", "reinforcement-learning"]),
+    "unpaired": ("unpaired preference, conversational (`prompt`/`completion`/`label`)",
+                 "unpaired-preference", ["text-generation", "reinforcement-learning"]),
+    "prompt": ("prompt-only, conversational (`prompt`)", "prompt-only",
+               ["text-generation", "reinforcement-learning"]),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# inputs
+
+
+def _split_name(path: Path) -> str:
+    name = path.name.split(".")[0]
+    return re.sub(r"\W+", "_", name).strip("_") or "train"
+
+
+def split_inputs(inputs: Sequence[str]) -> list[tuple[str, str]]:
+    """(split, file) pairs: a file is ``train``; a folder's files are the splits they name."""
+    out: list[tuple[str, str]] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            files = sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith("."))
+            if not files:
+                raise UsageError(f"folder {item} has no files")
+            out += [(_split_name(f), str(f)) for f in files]
+        elif p.exists() or item == "-":
+            out.append(("train", item))
+        else:
+            raise UsageError(f"No such file: {item}")
+    order = {"train": 0, "validation": 1, "test": 2}
+    return sorted(out, key=lambda sf: (order.get(sf[0], 3), sf[0]))
+
+
+# ---------------------------------------------------------------------------------------------
+# statistics and language
+
+
+def _texts(record: Any) -> Iterator[str]:
+    if record.kind == "demo":
+        yield from (t for t in (record.system, record.prompt, record.input, record.response) if t)
+        return
+    for name in ("messages", "context", "prompt", "chosen", "rejected", "completion"):
+        for m in getattr(record, name, None) or []:
+            if m.content:
+                yield m.content
+    for cand in getattr(record, "candidates", None) or []:
+        for m in cand.messages:
+            if m.content:
+                yield m.content
+
+
+def _turns(record: Any) -> int:
+    if record.kind == "demo":
+        return 2
+    n = 0
+    for name in ("messages", "context", "prompt", "chosen", "rejected", "completion"):
+        n += len(getattr(record, name, None) or [])
+    return n
+
+
+_SCRIPTS = [  # (language, first, last) code point ranges of scripts that name one language
+    ("ja", 0x3040, 0x30FF), ("ko", 0xAC00, 0xD7AF), ("zh", 0x4E00, 0x9FFF),
+    ("ru", 0x0400, 0x04FF), ("ar", 0x0600, 0x06FF), ("hi", 0x0900, 0x097F),
+    ("el", 0x0370, 0x03FF), ("he", 0x0590, 0x05FF), ("th", 0x0E00, 0x0E7F),
+]
+_STOPWORDS = {
+    "en": "the and is of to in that it you for with this are what how",
+    "de": "der die das und ist nicht ich sie mit ein eine zu auf für",
+    "fr": "le la les et est des une pour que pas vous dans avec qui",
+    "es": "el la los las es que por una para con del como pero más",
+    "it": "il di che è la non per una sono con del della gli come",
+    "pt": "o a os que é não uma para com do da em você mais",
+    "nl": "de het een en is van niet dat ik je met op voor zijn",
+}
+_STOP = {lang: set(words.split()) for lang, words in _STOPWORDS.items()}
+
+
+def _language_of(text: str) -> str | None:
+    """A best guess of one text's language: by script, else by common Latin-script words."""
+    counts: Counter[str] = Counter()
+    for ch in text[:2000]:
+        cp = ord(ch)
+        for lang, lo, hi in _SCRIPTS:
+            if lo <= cp <= hi:
+                counts[lang] += 1
+                break
+    if counts:
+        lang, n = counts.most_common(1)[0]
+        if counts["ja"] and lang == "zh":
+            lang = "ja"  # Japanese mixes kanji with kana
+        if n >= 5:
+            return lang
+    words = re.findall(r"[^\W\d_]+", unicodedata.normalize("NFC", text[:2000].lower()))
+    hits = Counter({lang: sum(w in stop for w in words) for lang, stop in _STOP.items()})
+    if not hits:
+        return None
+    lang, n = hits.most_common(1)[0]
+    return lang if n >= 2 else None
+
+
+def detect_languages(texts: Iterable[str], *, share: float = 0.05) -> list[str]:
+    """ISO 639-1 codes of the languages of at least ``share`` of the texts, most common first."""
+    counts: Counter[str] = Counter()
+    total = 0
+    for text in texts:
+        total += 1
+        lang = _language_of(text)
+        if lang:
+            counts[lang] += 1
+    return [lang for lang, n in counts.most_common() if total and n / total >= share]
+
+
+def _size_category(n: int) -> str:
+    bounds = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
+              (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M")]
+    for bound, name in bounds:
+        if n < bound:
+            return name
+    return "n>1T" if n > 10**12 else "100M<n<1B"
+
+
+def _percentiles(values: list[int]) -> list[int]:
+    from dialogkit.stats import percentiles
+
+    return percentiles(values, (0.5, 0.9))
+
+
+# ---------------------------------------------------------------------------------------------
+# the folder
+
+
+@dataclass
+class SplitInfo:
+    """One split of one config: its shards, sizes and statistics."""
+
+    name: str
+    files: list[str] = field(default_factory=list)
+    num_examples: int = 0
+    num_bytes: int = 0
+    download_size: int = 0
+    chars: list[int] = field(default_factory=list)
+    turns: list[int] = field(default_factory=list)
+
+
+@dataclass
+class ConfigInfo:
+    """One config (one record kind) of the exported dataset."""
+
+    name: str
+    kind: str
+    splits: dict[str, SplitInfo] = field(default_factory=dict)
+    sample: dict[str, Any] | None = None
+
+
+@dataclass
+class ExportResult:
+    """What :func:`export_folder` wrote."""
+
+    folder: Path
+    configs: list[ConfigInfo]
+    card: str
+
+    @property
+    def files(self) -> list[tuple[str, int]]:
+        """Every file of the folder (repository path, size in bytes), sorted."""
+        out = []
+        for p in sorted(self.folder.rglob("*")):
+            if p.is_file():
+                out.append((p.relative_to(self.folder).as_posix(), p.stat().st_size))
+        return out
+
+
+class _ShardWriter:
+    """Parquet shards of one config and split, cut at ``max_bytes`` of Arrow data."""
+
+    def __init__(self, root: Path, config: ConfigInfo, split: str, max_bytes: int) -> None:
+        self.dir = root / "data" / config.name
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.config = config
+        self.info = config.splits.setdefault(split, SplitInfo(split))
+        self.split = split
+        self.max_bytes = max_bytes
+        self.features = features_for(config.kind)
+        self.rows: list[dict[str, Any]] = []
+        self.writer: Any = None
+        self.shard_bytes = 0
+        self.paths: list[Path] = []
+
+    def add(self, record: Any) -> None:
+        src = record.source
+        if src is not None and src.file:  # publish file names, never local folder paths
+            record = record.model_copy(
+                update={"source": src.model_copy(update={"file": Path(src.file).name})})
+        self.rows.append(record_to_row(record))
+        self.info.num_examples += 1
+        self.info.chars.append(sum(len(t) for t in _texts(record)))
+        self.info.turns.append(_turns(record))
+        if len(self.rows) >= _BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        import datasets
+        import pyarrow.parquet as pq
+
+        if not self.rows:
+            return
+        table = datasets.Dataset.from_list(self.rows, features=self.features).data.table
+        self.rows = []
+        if self.writer is not None and self.shard_bytes >= self.max_bytes:
+            self.writer.close()
+            self.writer = None
+        if self.writer is None:
+            path = self.dir / f".{self.split}-{len(self.paths):05d}.parquet"
+            self.paths.append(path)
+            self.writer = pq.ParquetWriter(str(path), table.schema, compression="zstd")
+            self.shard_bytes = 0
+        self.writer.write_table(table)
+        self.shard_bytes += table.nbytes
+        self.info.num_bytes += table.nbytes
+
+    def close(self) -> None:
+        self.flush()
+        if self.writer is not None:
+            self.writer.close()
+        n = len(self.paths)
+        for i, path in enumerate(self.paths):
+            final = self.dir / f"{self.split}-{i:05d}-of-{n:05d}.parquet"
+            path.rename(final)
+            self.info.files.append(final.name)
+            self.info.download_size += final.stat().st_size
+
+
+def _config_name(base: str, kind: str, several: bool) -> str:
+    if not several:
+        return base
+    return kind if base == "default" else f"{base}-{kind}"
+
+
+def export_folder(
+    inputs: Sequence[str],
+    out: str | os.PathLike[str],
+    *,
+    config: str = "default",
+    format: str = "auto",
+    license: str | None = None,
+    source_licenses: Sequence[str] = (),
+    pretty_name: str | None = None,
+    language: Sequence[str] | None = None,
+    recipe: str | os.PathLike[str] | None = None,
+    command: str | None = None,
+    max_shard_bytes: int = MAX_SHARD_BYTES,
+    options: Any = None,
+) -> ExportResult:
+    """Write a Hub-ready dataset repository for ``inputs`` to ``out`` (atomically)."""
+    from dialogkit.api import read
+
+    if not re.fullmatch(r"[\w.-]+", config):
+        raise UsageError(f"--config must be letters, digits, '-', '_' or '.', got {config!r}")
+    target = Path(out)
+    if target.exists() and (not target.is_dir() or (
+            any(target.iterdir()) and not (target / "README.md").is_file())):
+        raise UsageError(f"{target} exists and is not an earlier export (no README.md); "
+                         "give a new or empty folder")
+    pairs = split_inputs(inputs)
+    recipe_text = Path(recipe).read_text(encoding="utf-8") if recipe else None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        # first pass: which kinds are there (config names depend on whether there are several)
+        kinds: dict[str, None] = {}
+        for _, path in pairs:
+            for rec in read(path, format, options=options):
+                kinds.setdefault(rec.kind, None)
+        if not kinds:
+            raise UsageError("the inputs hold no records")
+        several = len(kinds) > 1
+        configs = {k: ConfigInfo(_config_name(config, k, several), k) for k in kinds}
+        texts: list[str] = []
+        writers: dict[tuple[str, str], _ShardWriter] = {}
+        for split, path in pairs:
+            for rec in read(path, format, options=options):
+                key = (rec.kind, split)
+                if key not in writers:
+                    writers[key] = _ShardWriter(tmp, configs[rec.kind], split, max_shard_bytes)
+                writers[key].add(rec)
+                cfg = configs[rec.kind]
+                if cfg.sample is None:
+                    cfg.sample = _sample(rec)
+                if len(texts) < 2000:
+                    texts.append(" ".join(_texts(rec))[:2000])
+        for w in writers.values():
+            w.close()
+        langs = list(language) if language else detect_languages(texts)
+        sources = [Path(p).name for _, p in pairs]
+        card = build_card(
+            list(configs.values()), license=license, source_licenses=source_licenses,
+            pretty_name=pretty_name or target.name, languages=langs, sources=sources,
+            recipe=recipe_text, command=command,
+        )
+        (tmp / "README.md").write_text(card, encoding="utf-8")
+        _swap_into_place(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return ExportResult(target, list(configs.values()), card)
+
+
+def _swap_into_place(tmp: Path, target: Path) -> None:
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        target.rename(old)
+    tmp.rename(target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _cut(value: Any, limit: int = 200) -> Any:
+    if isinstance(value, str) and len(value) > limit:
+        return value[:limit] + "…"
+    if isinstance(value, list):
+        return [_cut(v, limit) for v in value]
+    if isinstance(value, dict):
+        return {k: _cut(v, limit) for k, v in value.items()}
+    return value
+
+
+def _sample(record: Any) -> dict[str, Any]:
+    data = record.model_dump(mode="json", exclude_none=True, exclude={"source"})
+    meta = data.pop("metadata", {})
+    return _cut({"kind": data.pop("kind"), **data, "metadata": meta})
+
+
+# ---------------------------------------------------------------------------------------------
+# the dataset card
+
+
+def _card_yaml(configs: list[ConfigInfo], *, license: str, languages: list[str],
+               pretty_name: str) -> dict[str, Any]:
+    from datasets.info import DatasetInfo, DatasetInfosDict
+    from datasets.splits import SplitDict
+    from datasets.splits import SplitInfo as DsSplitInfo
+
+    total = sum(s.num_examples for c in configs for s in c.splits.values())
+    tasks: list[str] = []
+    tags = ["dialogkit", "trl"]
+    for c in configs:
+        for t in _TRL[c.kind][2]:
+            if t not in tasks:
+                tasks.append(t)
+        if _TRL[c.kind][1] not in tags:
+            tags.append(_TRL[c.kind][1])
+        if c.kind != "demo" and "conversational" not in tags:
+            tags.append("conversational")
+    meta: dict[str, Any] = {"pretty_name": pretty_name, "license": license}
+    if languages:
+        meta["language"] = languages
+    meta |= {"task_categories": tasks, "tags": tags, "size_categories": [_size_category(total)]}
+    meta["configs"] = [
+        {"config_name": c.name, **({"default": True} if i == 0 and len(configs) > 1 else {}),
+         "data_files": [{"split": s, "path": f"data/{c.name}/{s}-*"} for s in c.splits]}
+        for i, c in enumerate(configs)
+    ]
+    infos = DatasetInfosDict()
+    for c in configs:
+        splits = SplitDict()
+        for s in c.splits.values():
+            splits.add(DsSplitInfo(name=s.name, num_bytes=s.num_bytes,
+                                   num_examples=s.num_examples))
+        infos[c.name] = DatasetInfo(
+            features=features_for(c.kind), splits=splits, config_name=c.name,
+            download_size=sum(s.download_size for s in c.splits.values()),
+            dataset_size=sum(s.num_bytes for s in c.splits.values()),
+        )
+    holder: dict[str, Any] = {}
+    infos.to_dataset_card_data(holder)  # type: ignore[arg-type]
+    meta["dataset_info"] = holder["dataset_info"]
+    return meta
+
+
+def build_card(
+    configs: list[ConfigInfo],
+    *,
+    license: str | None,
+    source_licenses: Sequence[str],
+    pretty_name: str,
+    languages: list[str],
+    sources: list[str],
+    recipe: str | None = None,
+    command: str | None = None,
+) -> str:
+    """The README.md dataset card: YAML front matter that ``datasets`` reads, then a human part."""
+    import yaml
+
+    from dialogkit import __version__
+
+    meta = _card_yaml(configs, license=license or "unknown", languages=languages,
+                      pretty_name=pretty_name)
+    front = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=100)
+    total = sum(s.num_examples for c in configs for s in c.splits.values())
+    kinds = ", ".join(f"`{c.kind}`" for c in configs)
+    lines = [
+        "---", front.rstrip("\n"), "---", "",
+        f"# {pretty_name}", "",
+        f"{total} post-training records ({kinds}) converted to dialogkit's canonical records "
+        "and stored as Parquet with explicit features, ready for TRL trainers and "
+        "`datasets.load_dataset`.", "",
+        "## Sources and licences", "",
+    ]
+    given = dict(_pair(s) for s in source_licenses)
+    lines += ["| source | licence |", "|---|---|"]
+    named = set()
+    for src in dict.fromkeys(sources):
+        lines.append(f"| {src} | {given.get(src, 'not given')} |")
+        named.add(src)
+    for src, lic in given.items():
+        if src not in named:
+            lines.append(f"| {src} | {lic} |")
+    lines += ["", f"Licence of this dataset: `{license or 'unknown'}`"
+              + ("" if license else " (not given; check the sources' licences before use)")
+              + ".", ""]
+    lines += ["## Format", ""]
+    for c in configs:
+        lines += [
+            f"### Config `{c.name}`", "",
+            f"- record kind: `{c.kind}`",
+            f"- TRL type: {_TRL[c.kind][0]}",
+            "- JSON parts (`tools`, `metadata`) use the `datasets.Json()` feature; tool-call "
+            "`arguments` stay the JSON text they came as.",
+            "",
+            "```python",
+            "from datasets import load_dataset",
+            f'ds = load_dataset("<this repository or folder>", "{c.name}")',
+            "```", "",
+            "A sample record (strings cut at 200 characters):", "",
+            "```json",
+            orjson.dumps(c.sample, option=orjson.OPT_INDENT_2).decode() if c.sample else "{}",
+            "```", "",
+        ]
+    lines += ["## Statistics", "",
+              "| config | split | records | characters min / p50 / p90 / max "
+              "| messages min / p50 / p90 / max |",
+              "|---|---|---:|---|---|"]
+    for c in configs:
+        for s in c.splits.values():
+            ch = " / ".join(str(v) for v in _percentiles(s.chars))
+            tu = " / ".join(str(v) for v in _percentiles(s.turns))
+            lines.append(f"| {c.name} | {s.name} | {s.num_examples} | {ch} | {tu} |")
+    lines += ["", "## How it was built", "",
+              f"Written by dialogkit {__version__}"
+              + (f" with `{command}`" if command else "") + "."]
+    if recipe:
+        lines += ["", "Recipe:", "", "```yaml", recipe.rstrip("\n"), "```"]
+    return "\n".join(lines) + "\n"
+
+
+def _pair(item: str) -> tuple[str, str]:
+    name, sep, lic = item.partition("=")
+    if not sep or not name.strip() or not lic.strip():
+        raise UsageError(f"--source-license takes SOURCE=LICENCE, got {item!r}")
+    return name.strip(), lic.strip()
+
+
+# ---------------------------------------------------------------------------------------------
+# the upload
+
+
+@dataclass
+class Plan:
+    """What :func:`upload` will send: files with sizes, the commit message, where to."""
+
+    repo_id: str
+    files: list[tuple[str, int]]
+    commit_message: str
+    revision: str | None
+    create_pr: bool
+    private: bool
+
+    def lines(self) -> list[str]:
+        """The plan as text lines (for ``--dry-run``); no token, no network."""
+        where = self.revision or "main"
+        out = [f"repository: datasets/{self.repo_id} ({'private' if self.private else 'public'}"
+               " if created)",
+               f"revision: {where}" + (" (as a pull request)" if self.create_pr else ""),
+               f"commit message: {self.commit_message}",
+               f"token: {_token_origin()}",
+               f"files ({len(self.files)}, {sum(s for _, s in self.files)} bytes):"]
+        out += [f"  {size:>12}  {path}" for path, size in self.files]
+        out.append("stale files under data/ on the Hub would be deleted in the same commit")
+        return out
+
+
+def _check_repo_id(repo_id: str) -> None:
+    if not re.fullmatch(r"[\w.-]+/[\w.-]+", repo_id) or ".." in repo_id:
+        raise UsageError(f"--repo-id must be OWNER/NAME, got {repo_id!r}")
+
+
+def plan_upload(folder: str | os.PathLike[str], repo_id: str, *, revision: str | None = None,
+                create_pr: bool = False, private: bool = False,
+                commit_message: str | None = None) -> Plan:
+    """The upload plan for an exported folder (no network)."""
+    _check_repo_id(repo_id)
+    root = Path(folder)
+    files = [(p.relative_to(root).as_posix(), p.stat().st_size)
+             for p in sorted(root.rglob("*")) if p.is_file()]
+    if not any(path == "README.md" for path, _ in files):
+        raise UsageError(f"{root} has no README.md; write it with `dialogkit publish --out`")
+    from dialogkit import __version__
+
+    msg = commit_message or f"Publish dataset with dialogkit {__version__}"
+    return Plan(repo_id, files, msg, revision, create_pr, private)
+
+
+def _token_origin() -> str:
+    if os.environ.get("HF_TOKEN"):
+        return "from HF_TOKEN"
+    try:
+        from huggingface_hub import get_token
+    except ImportError:  # pragma: no cover
+        return "none found"
+    return "from the huggingface login" if get_token() else "none found"
+
+
+def _status(exc: BaseException) -> int | None:
+    resp = getattr(exc, "response", None)
+    code = getattr(resp, "status_code", None)
+    return int(code) if isinstance(code, int) else None
+
+
+def _server_message(exc: BaseException) -> str:
+    resp = getattr(exc, "response", None)
+    msg = ""
+    if resp is not None:
+        with contextlib.suppress(Exception):
+            msg = resp.headers.get("X-Error-Message", "") or ""
+        if not msg:
+            with contextlib.suppress(Exception):
+                msg = str(resp.json().get("error", ""))
+    return " ".join(msg.split())[:200]
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    names = {t.__name__ for t in type(exc).__mro__}
+    if names & {"ConnectError", "ConnectionError", "ConnectTimeout", "ReadTimeout",
+                "RemoteProtocolError", "NetworkError", "TimeoutException", "ReadError",
+                "WriteError", "TransportError"}:
+        return True
+    cause = exc.__cause__ or exc.__context__
+    return cause is not None and cause is not exc and _is_connection_error(cause)
+
+
+def _describe(exc: BaseException, repo_id: str, endpoint: str) -> str:
+    code = _status(exc)
+    detail = _server_message(exc)
+    suffix = f": {detail}" if detail else ""
+    if code == 401:
+        return ("the Hub refused the token (401 Unauthorized); check HF_TOKEN or log in again "
+                "with `hf auth login`")
+    if code == 403:
+        return f"the token may not write to datasets/{repo_id} (403 Forbidden){suffix}"
+    if code == 404:
+        return f"datasets/{repo_id} or the revision was not found (404){suffix}"
+    if code in (409, 412):
+        return (f"datasets/{repo_id} kept changing while publishing (HTTP {code}, retried)"
+                f"{suffix}")
+    if code is not None and code >= 500:
+        return f"the Hub failed (HTTP {code}){suffix}"
+    if code is not None:
+        return f"the Hub answered HTTP {code}{suffix}"
+    if _is_connection_error(exc):
+        return f"cannot reach the Hub at {endpoint} (connection failed)"
+    if isinstance(exc, ValueError) and "metadata" in str(exc).lower():
+        return f"the Hub rejected the dataset card: {str(exc).splitlines()[0]}"
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return f"{type(exc).__name__}: {first}"[:300]
+
+
+def _scrub(message: str, token: str | None) -> str:
+    if token:
+        message = message.replace(token, "***")
+    return re.sub(r"hf_[A-Za-z0-9]{20,}", "***", message)
+
+
+def upload(
+    folder: str | os.PathLike[str],
+    repo_id: str,
+    *,
+    private: bool = False,
+    revision: str | None = None,
+    create_pr: bool = False,
+    commit_message: str | None = None,
+    token: str | None = None,
+    retries: int = 3,
+    backoff: float = 0.5,
+    log: Callable[[str], None] | None = None,
+) -> str:
+    """Upload an exported folder to ``datasets/<repo_id>`` in one commit; returns its URL.
+
+    Files under ``data/`` on the Hub that the folder does not have are deleted in the same
+    commit (so old shards do not mix in). On 409/412 (the branch moved) and 5xx the commit is
+    re-planned and retried ``retries`` times. On failure a repository or branch this call
+    created is deleted again, and :class:`HubError` carries one line without the token.
+    """
+    plan = plan_upload(folder, repo_id, revision=revision, create_pr=create_pr, private=private,
+                       commit_message=commit_message)
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, constants
+    from huggingface_hub import get_token as hub_token
+    from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
+
+    say = log or (lambda _msg: None)
+    token = token or hub_token()
+    if not token:
+        raise HubError("no Hugging Face token: set HF_TOKEN or log in with `hf auth login`")
+    endpoint = constants.ENDPOINT
+    api = HfApi(token=token, endpoint=endpoint)
+    root = Path(folder)
+    created_repo = False
+    created_branch = False
+    try:
+        try:
+            api.repo_info(repo_id, repo_type="dataset")
+        except RepositoryNotFoundError:
+            say(f"creating datasets/{repo_id}")
+            api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=False)
+            created_repo = True
+        if revision and not create_pr:
+            try:
+                api.repo_info(repo_id, repo_type="dataset", revision=revision)
+            except RevisionNotFoundError:
+                say(f"creating branch {revision}")
+                api.create_branch(repo_id, repo_type="dataset", branch=revision)
+                created_branch = True
+        new_paths = {p for p, _ in plan.files}
+        attempt = 0
+        while True:
+            attempt += 1
+            head = api.repo_info(repo_id, repo_type="dataset", revision=revision).sha
+            existing = api.list_repo_files(repo_id, repo_type="dataset", revision=head)
+            ops: list[Any] = [CommitOperationAdd(path_in_repo=p, path_or_fileobj=str(root / p))
+                              for p, _ in plan.files]
+            ops += [CommitOperationDelete(path_in_repo=p) for p in existing
+                    if p.startswith("data/") and p not in new_paths]
+            try:
+                info = api.create_commit(
+                    repo_id, ops, commit_message=plan.commit_message, repo_type="dataset",
+                    revision=revision, create_pr=create_pr, parent_commit=head,
+                )
+            except Exception as exc:
+                code = _status(exc)
+                if attempt <= retries and (code in (409, 412) or (code or 0) >= 500):
+                    say(f"commit answered HTTP {code}; retrying ({attempt}/{retries})")
+                    time.sleep(backoff * attempt)
+                    continue
+                raise
+            url = info.pr_url if create_pr and info.pr_url else info.commit_url
+            return str(url)
+    except DialogkitError:
+        raise
+    except Exception as exc:
+        message = _describe(exc, repo_id, endpoint)
+        cleaned = _undo(api, repo_id, revision, created_repo, created_branch)
+        raise HubError(_scrub(message + cleaned, token)) from None
+
+
+def _undo(api: Any, repo_id: str, revision: str | None, repo: bool, branch: bool) -> str:
+    """Remove what this run created; the text says whether anything was left behind."""
+    try:
+        if repo:
+            api.delete_repo(repo_id, repo_type="dataset")
+            return "; nothing was published (the new repository was removed)"
+        if branch and revision:
+            api.delete_branch(repo_id, repo_type="dataset", branch=revision)
+            return "; nothing was published (the new branch was removed)"
+    except Exception:
+        what = f"repository datasets/{repo_id}" if repo else f"branch {revision}"
+        return f"; nothing was committed, but the empty {what} could not be removed"
+    return "; nothing was published"
