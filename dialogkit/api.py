@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 from collections import Counter
@@ -23,7 +24,9 @@ from dialogkit.registry import Format, Options, Reject, WriteContext, get_format
 __all__ = [
     "Report",
     "convert",
+    "Pipeline",
     "iter_outcomes",
+    "open_source",
     "prepare",
     "read",
     "resolve_format",
@@ -111,6 +114,26 @@ def _rows(src: Source, container: Container | None) -> tuple[str, Iterator[Row |
     return "<rows>", rows
 
 
+def open_source(
+    src: Source,
+    format: str | Format = "auto",
+    *,
+    container: Container | None = None,
+) -> tuple[Format, Iterator[Row | RecordError]]:
+    """The input format (detected from the first rows for ``auto``) and the rows of ``src``."""
+    name, rows = _rows(src, container)
+    if format == "auto":
+        head = list(itertools.islice(rows, SAMPLE_ROWS))
+        sample = [r.data for r in head if isinstance(r, Row)]
+        fmt = detect_format(sample, name)
+        rows = itertools.chain(head, rows)
+    else:
+        fmt = resolve_format(format)
+        if not fmt.reads:
+            raise UsageError(f"format {fmt.name!r} can only be written")
+    return fmt, rows
+
+
 def iter_outcomes(
     src: Source,
     format: str | Format = "auto",
@@ -122,16 +145,7 @@ def iter_outcomes(
 ) -> Iterator[Any]:
     """Records and Rejects from a file, ``-`` or an iterable of rows, in input order."""
     opts = _options(options, kwargs)
-    name, rows = _rows(src, container)
-    if format == "auto":
-        head = list(itertools.islice(rows, SAMPLE_ROWS))
-        sample = [r.data for r in head if isinstance(r, Row)]
-        fmt = detect_format(sample, name)
-        rows = itertools.chain(head, rows)
-    else:
-        fmt = resolve_format(format)
-        if not fmt.reads:
-            raise UsageError(f"format {fmt.name!r} can only be written")
+    fmt, rows = open_source(src, format, container=container)
     if on_format is not None:
         on_format(fmt)
     yield from fmt.read(rows, opts)
@@ -250,68 +264,112 @@ def convert(
         if done:
             _finish(out_fmt, dst, rep, report, done)
             return rep
+    ctx = WriteContext(options=opts)
+    out_container = _output_container(out_fmt, dst, container)
     if from_ is None:
         if isinstance(src, (str, os.PathLike)):
             raise UsageError("from_=None takes records, not a path; pass from_='dialogkit'")
         rep.format_in = "dialogkit"
-        outcomes: Iterable[Any] = records_as_outcomes(src)
+        fmt_in: Format | None = None
+        rows: Iterable[Any] = records_as_outcomes(src)
     else:
-
-        def seen(fmt: Format) -> None:
-            rep.format_in = fmt.name
-
-        outcomes = iter_outcomes(src, from_, opts, container=input_container, on_format=seen)
-    ctx = WriteContext(options=opts)
-    reject_sink_cm = atomic_output(rejects) if rejects is not None else None
-    out_container = _output_container(out_fmt, dst, container)
-    system = opts.system
-
-    def records() -> Iterator[Any]:
-        for item in outcomes:
-            rep.read += 1
-            if progress is not None:
-                progress(rep.read)
-            if isinstance(item, Reject):
-                yield item
-                continue
-            if system is None and transform is None:
-                yield item
-                continue
-            out = prepare(item, system, transform)
-            rep.expanded += len(out) - 1
-            yield from out
-
-    def handle(rej: Reject, reject_sink: Any) -> None:
-        if on_error == "raise":
-            raise rej.error
-        rep.reject(rej)
-        if reject_sink is not None:
-            reject_sink.write(rej.to_json())
-
-    def run(reject_sink: Any) -> None:
-        stream = records()
-        good = _split_rejects(stream, lambda r: handle(r, reject_sink))
+        fmt_in, rows = open_source(src, from_, container=input_container)
+        rep.format_in = fmt_in.name
+    with contextlib.ExitStack() as stack:
+        reject_sink = None
+        if rejects is not None:
+            reject_sink = make_sink(stack.enter_context(atomic_output(rejects)), "jsonl")
         with atomic_output(dst) as out:
             sink = make_sink(out, out_container)
-            for row in out_fmt.write(good, ctx):
-                if isinstance(row, Reject):
-                    handle(row, reject_sink)
-                    continue
-                sink.write(row)
-                rep.written += 1
+            run = Pipeline(out_fmt, ctx, sink, rep, on_error, reject_sink, progress, transform)
+            if fmt_in is None:
+                run.feed(rows)
+            else:
+                run.feed_rows(fmt_in, rows)
             sink.close()
-        finish = getattr(out_fmt, "finish", None)
-        if finish is not None and dst is not None and str(dst) != "-":
-            finish(dst, ctx)
-
-    if reject_sink_cm is not None:
-        with reject_sink_cm as rout:
-            run(make_sink(rout, "jsonl"))
-    else:
-        run(None)
-    rep.fields_dropped = ctx.dropped
-    _write_report(rep, report)
+    _finish(out_fmt, dst, rep, report, ctx)
     return rep
+
+
+class Pipeline:
+    """The convert loop: records in, output rows to a sink, rejects handled, counts kept.
+
+    Shared by the serial path and each parallel worker. The per-row path calls
+    :meth:`Format.read_one` and :meth:`Format.write_one` directly, one flat loop with no
+    generator between reader and writer (it is the hot path).
+    """
+
+    def __init__(
+        self,
+        out_fmt: Format,
+        ctx: WriteContext,
+        sink: Any,
+        rep: Report,
+        on_error: str,
+        reject_sink: Any = None,
+        progress: Callable[[int], None] | None = None,
+        transform: Callable[[Any], Any] | None = None,
+    ) -> None:
+        self.out_fmt = out_fmt
+        self.ctx = ctx
+        self.sink = sink
+        self.rep = rep
+        self.on_error = on_error
+        self.reject_sink = reject_sink
+        self.progress = progress
+        self.transform = transform
+        self.system = ctx.options.system
+
+    def reject(self, rej: Reject) -> None:
+        """Raise (``on_error="raise"``) or count the reject and write it to the rejects file."""
+        if self.on_error == "raise":
+            raise rej.error
+        self.rep.reject(rej)
+        if self.reject_sink is not None:
+            self.reject_sink.write(rej.to_json())
+
+    def feed_rows(self, fmt_in: Format, rows: Iterable[Any]) -> None:
+        """Read ``rows`` with ``fmt_in`` and write every record."""
+        opts = self.ctx.options
+        if not fmt_in.per_row:
+            self.feed(fmt_in.read(rows, opts))
+            return
+        read_one = fmt_in.read_one
+        one = self.one
+        for row in rows:
+            for item in read_one(row, opts):
+                one(item)
+
+    def feed(self, items: Iterable[Any]) -> None:
+        """Write every record (or count every Reject) of ``items``."""
+        one = self.one
+        for item in items:
+            one(item)
+
+    def one(self, item: Any) -> None:
+        """One read outcome: a Reject, or a record to transform and write."""
+        rep = self.rep
+        rep.read += 1
+        if self.progress is not None:
+            self.progress(rep.read)
+        if isinstance(item, Reject):
+            self.reject(item)
+            return
+        if self.system is None and self.transform is None:
+            records = (item,)
+        else:
+            records = prepare(item, self.system, self.transform)  # type: ignore[assignment]
+            rep.expanded += len(records) - 1
+        for rec in records:
+            if isinstance(rec, Reject):
+                self.reject(rec)
+                continue
+            row = self.out_fmt.write_one(rec, self.ctx)
+            if isinstance(row, Reject):
+                self.reject(row)
+                continue
+            self.sink.write(row)
+            rep.written += 1
 
 
 def _write_report(rep: Report, report: str | os.PathLike[str] | None) -> None:
@@ -397,14 +455,6 @@ def prepare(item: Any, system: str | None, transform: Callable[[Any], Any] | Non
         exc.at(source=src.file if src else None, line=src.line if src else None)
         return [Reject(exc, record=item)]
     return out if isinstance(out, list) else [out]
-
-
-def _split_rejects(stream: Iterable[Any], on_reject: Callable[[Reject], None]) -> Iterator[Any]:
-    for item in stream:
-        if isinstance(item, Reject):
-            on_reject(item)
-        else:
-            yield item
 
 
 def records_as_outcomes(records: Iterable[Any]) -> Iterator[Any]:

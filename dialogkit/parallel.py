@@ -21,7 +21,7 @@ from typing import Any
 
 from dialogkit.errors import RecordError
 from dialogkit.io import Row, atomic_output, make_sink
-from dialogkit.registry import Format, Options, Reject, WriteContext
+from dialogkit.registry import Format, Options, WriteContext
 
 __all__ = ["MIN_PARALLEL_BYTES", "can_split", "convert_parallel", "line_ranges", "per_row"]
 
@@ -115,68 +115,44 @@ class _Job:
 
 
 def _run_part(job: _Job) -> _PartResult:
+    """Convert one byte range into its part files with the same loop as a serial run."""
+    from dialogkit.api import Pipeline, Report
+
     res = _PartResult()
+    rep = Report()
     ctx = WriteContext(options=job.options)
-    system = job.options.system
-
-    def good() -> Iterator[Any]:
-        for item in job.fmt_in.read(
-            _range_rows(job.path, job.start, job.end, job.first_line), job.options
-        ):
-            res.read += 1
-            if isinstance(item, Reject):
-                handle(item)
-                continue
-            if system is None and job.transform is None:
-                yield item
-                continue
-            from dialogkit.api import prepare
-
-            out = prepare(item, system, job.transform)
-            res.expanded += len(out) - 1
-            for rec in out:
-                if isinstance(rec, Reject):
-                    handle(rec)
-                else:
-                    yield rec
-
-    class _Stop(Exception):
-        pass
-
-    def handle(rej: Reject) -> None:
-        if job.on_error == "raise":
-            res.error = rej.error
-            raise _Stop
-        res.rejected += 1
-        res.by_reason[rej.error.rule] += 1
-        if len(res.first_errors) < 10:
-            res.first_errors.append(str(rej.error))
-        if rejects_sink is not None:
-            rejects_sink.write(rej.to_json())
-
     rejects_file = open(job.rejects_part, "wb") if job.rejects_part else None  # noqa: SIM115
-    rejects_sink = make_sink(rejects_file, "jsonl") if rejects_file else None
     try:
         with open(job.out_part, "wb") as out:
             sink = make_sink(out, job.container)
-            for row in job.fmt_out.write(good(), ctx):
-                if isinstance(row, Reject):
-                    handle(row)
-                    continue
-                sink.write(row)
-                res.written += 1
-    except _Stop:
-        pass
+            run = Pipeline(
+                job.fmt_out,
+                ctx,
+                sink,
+                rep,
+                job.on_error,
+                make_sink(rejects_file, "jsonl") if rejects_file else None,
+                transform=job.transform,
+            )
+            try:
+                run.feed_rows(job.fmt_in, _range_rows(job.path, job.start, job.end,
+                                                      job.first_line))
+            except RecordError as exc:  # on_error="raise": the parent raises the first one
+                res.error = exc
     finally:
         if rejects_file is not None:
             rejects_file.close()
+    res.read, res.written, res.rejected = rep.read, rep.written, rep.rejected
+    res.expanded = rep.expanded
+    res.by_reason = rep.rejected_by_reason
+    res.first_errors = rep.first_errors
     res.dropped = ctx.dropped
     return res
 
 
 def per_row(fmt_in: Format) -> bool:
     """Whether a reader converts row by row (so ranges can be read apart); OASST cannot."""
-    return type(fmt_in).read is Format.read
+    return fmt_in.per_row
 
 
 def can_split(src: Any, container: str, input_container: str | None, jobs: int) -> bool:

@@ -220,41 +220,63 @@ class Format:
         """Convert one row to canonical records; raise RecordError for a bad row."""
         raise NotImplementedError(f"format {self.name!r} cannot be read")
 
+    def read_one(self, row: Row | RecordError, opts: Options) -> list[Any]:
+        """The records of one row with their provenance set, or ``[Reject]``.
+
+        A row is converted whole or rejected whole (never half-read). This is the per-row step
+        of :meth:`read`; ``convert`` calls it directly to keep its loop flat.
+        """
+        if isinstance(row, RecordError):
+            return [Reject(row.at(format=self.name))]
+        try:
+            recs = list(self.read_row(row.data, opts))
+        except RecordError as exc:
+            return [Reject(exc.at(source=row.source, line=row.line, format=self.name), row=row)]
+        for rec in recs:
+            if rec.source is None:
+                set_source(rec, row.source, row.line, self.name)
+        return recs
+
     def read(self, rows: Iterable[Row | RecordError], opts: Options) -> Iterator[Any]:
-        """Records (or Rejects) for a stream of rows; per row, so one bad row is skipped alone."""
-        name = self.name
+        """Records (or Rejects) for a stream of rows; per row, so one bad row is skipped alone.
+
+        Formats that need the whole stream (OASST trees) override this; :attr:`per_row` then
+        says False.
+        """
         for row in rows:
-            if isinstance(row, RecordError):
-                yield Reject(row.at(format=name))
-                continue
-            try:
-                for rec in self.read_row(row.data, opts):
-                    if rec.source is None:
-                        set_source(rec, row.source, row.line, name)
-                    yield rec
-            except RecordError as exc:
-                yield Reject(exc.at(source=row.source, line=row.line, format=name), row=row)
+            yield from self.read_one(row, opts)
+
+    @property
+    def per_row(self) -> bool:
+        """Whether this reader converts row by row (False when :meth:`read` is overridden)."""
+        return type(self).read is Format.read
 
     def write_record(self, record: Any, ctx: WriteContext) -> Any:
         """One output row for a canonical record; RecordError if this format cannot hold it."""
         raise NotImplementedError(f"format {self.name!r} cannot be written")
 
+    def write_one(self, record: Any, ctx: WriteContext) -> Any:
+        """One output row, or a Reject when this format cannot hold the record.
+
+        Formats override :meth:`write_record`, not this or :meth:`write`.
+        """
+        try:
+            return self.write_record(self.writable(record, ctx), ctx)
+        except RecordError as exc:
+            src = record.source
+            return Reject(
+                exc.at(
+                    source=src.file if src else None,
+                    line=src.line if src else None,
+                    format=self.name,
+                ),
+                record=record,
+            )
+
     def write(self, records: Iterable[Any], ctx: WriteContext) -> Iterator[Any | Reject]:
         """Output rows (or Rejects for records this format cannot hold)."""
-        name = self.name
         for rec in records:
-            try:
-                yield self.write_record(self.writable(rec, ctx), ctx)
-            except RecordError as exc:
-                src = rec.source
-                yield Reject(
-                    exc.at(
-                        source=src.file if src else None,
-                        line=src.line if src else None,
-                        format=name,
-                    ),
-                    record=rec,
-                )
+            yield self.write_one(rec, ctx)
 
     def cannot_hold(self, record: Any) -> RecordError:
         """The error for a record of a kind this format does not write."""
