@@ -44,7 +44,8 @@ _BOM = b"\xef\xbb\xbf"
 
 @dataclass(frozen=True, slots=True)
 class Row:
-    """One parsed value and where it came from (``line`` is 1-based, ``index`` 0-based)."""
+    """One parsed value and where it came from (``line`` 1-based, ``index`` 0-based, ``raw`` the
+    bytes as read when the container has them)."""
 
     data: Any
     source: str
@@ -109,17 +110,17 @@ def _iter_jsonl(f: BinaryIO, source: str, first: bytes = b"") -> Iterator[Row | 
         lineno += 1
         if lineno == 1 and raw.startswith(_BOM):
             raw = raw[3:]
-        if not raw.strip():
-            continue
         try:
             data = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
+            if raw.isspace() or not raw:  # a blank line is not a record
+                continue
             err = _parse_error(exc, source, lineno)
             err.raw = raw.rstrip(b"\r\n")
             yield err
             index += 1
             continue
-        yield Row(data, source, lineno, index, raw.rstrip(b"\r\n"))
+        yield Row(data, source, lineno, index, raw)
         index += 1
 
 

@@ -52,6 +52,7 @@ from dialogkit.registry import Format, Options, WriteContext, build, register
 __all__ = ["FORMAT", "Alpaca", "add_metadata", "plain_turns"]
 
 _ROW_KEYS = frozenset({"instruction", "input", "output", "system", "history"})
+_validate_demo = InstructionDemo.__pydantic_validator__.validate_python
 _DEMO_KEYS = _ROW_KEYS - {"history"}
 _DEMO_KEYS_ID = _DEMO_KEYS | {"id"}
 _SEED_KEYS = frozenset({"instruction", "instances"})
@@ -140,6 +141,15 @@ class Alpaca(Format):
         return 0
 
     def read_row(self, data: Any, opts: Options) -> Iterable[Any]:
+        if type(data) is dict and len(data) == 3:
+            # the hot path: a plain {instruction, input, output} row of strings goes straight
+            # to pydantic-core (same result as below, a third of the cost)
+            instruction = data.get("instruction")
+            inp = data.get("input")
+            output = data.get("output")
+            if type(instruction) is str and type(inp) is str and type(output) is str:
+                return [_validate_demo({"prompt": instruction, "input": inp or None,
+                                        "response": output})]
         row = expect_object(data)
         if "output" not in row and "instances" in row:
             return self._read_seed(row)
