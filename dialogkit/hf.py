@@ -257,11 +257,12 @@ def to_dataset(
     ds = _datasets()
     if isinstance(records, Mapping):
         out = {}
-        kinds = set()
+        kinds: set[str] = set()
         for split, recs in records.items():
             out[split] = to_dataset(recs, kind=kind)
-            kinds.add(out[split][0]["kind"] if out[split].num_rows else kind)
-        kinds.discard(None)
+            found = out[split][0]["kind"] if out[split].num_rows else kind
+            if found is not None:
+                kinds.add(str(found))
         if len(kinds) > 1:
             raise UsageError(f"splits hold different kinds ({', '.join(sorted(kinds))})")
         return ds.DatasetDict(out)
@@ -515,17 +516,17 @@ def iter_hf_rows(spec: str, *, split: str | None = None) -> Iterator[tuple[dict[
             for f in plain:
                 if split is not None and f.name.split(".")[0] != split:
                     continue
-                for row in read_rows(f):
-                    if isinstance(row, DialogkitError):
-                        raise row
+                for item in read_rows(f):
+                    if isinstance(item, DialogkitError):
+                        raise item
                     line += 1
-                    yield row.data, line
+                    yield item.data, line
             return
     for part in _load(spec, split):
         try:
-            for row in _dataset_rows(part):
+            for data in _dataset_rows(part):
                 line += 1
-                yield row, line
+                yield data, line
         except DialogkitError:
             raise
         except Exception as exc:  # streaming reads fail late (network, bad shard)

@@ -590,6 +590,13 @@ def _status(exc: BaseException) -> int | None:
     return int(code) if isinstance(code, int) else None
 
 
+def _is_commit_call(exc: BaseException) -> bool:
+    url = ""
+    with contextlib.suppress(Exception):
+        url = str(exc.response.request.url)  # type: ignore[attr-defined]
+    return "/commit/" in url
+
+
 def _server_message(exc: BaseException) -> str:
     resp = getattr(exc, "response", None)
     msg = ""
@@ -710,7 +717,10 @@ def upload(
                 )
             except Exception as exc:
                 code = _status(exc)
-                if attempt <= retries and (code in (409, 412) or (code or 0) >= 500):
+                # only the commit itself is retried here (huggingface_hub already retries the
+                # LFS transfers); it is atomic on the Hub, so a retry cannot publish twice
+                if (attempt <= retries and _is_commit_call(exc)
+                        and (code in (409, 412) or (code or 0) >= 500)):
                     say(f"commit answered HTTP {code}; retrying ({attempt}/{retries})")
                     time.sleep(backoff * attempt)
                     continue

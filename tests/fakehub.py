@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, quote, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
 
@@ -74,7 +74,7 @@ class FakeHub:
     # -- control -------------------------------------------------------------------------
     def fail(self, method: str, pattern: str, status: int, *, times: int = 1,
              headers: dict[str, str] | None = None) -> None:
-        """Answer the next ``times`` requests matching ``method`` and ``pattern`` with ``status``."""
+        """Answer ``times`` requests matching ``method`` and ``pattern`` with ``status``."""
         self.failures.append(_Failure(method, pattern, status, times, headers or {}))
 
     def stop(self) -> None:
@@ -503,6 +503,18 @@ def loopback_only(monkeypatch: Any) -> None:
     monkeypatch.setattr(socket.socket, "connect", connect)
 
 
+def fast_backoff(monkeypatch: Any) -> None:
+    """Make huggingface_hub's own retry back-off (1-8 s per retry) instant in tests."""
+    import types
+
+    import huggingface_hub.utils._http as http
+
+    fake_time = types.SimpleNamespace(**{k: getattr(http.time, k) for k in dir(http.time)
+                                         if not k.startswith("__")})
+    fake_time.sleep = lambda _s: None
+    monkeypatch.setattr(http, "time", fake_time)
+
+
 def point_clients_at(monkeypatch: Any, url: str, tmp_path: Any) -> None:
     """Send huggingface_hub and datasets to ``url``, caches in ``tmp_path``, Xet and telemetry off.
 
@@ -540,10 +552,12 @@ def running(monkeypatch: Any, tmp_path: Any) -> Iterator[FakeHub]:
     loopback_only(monkeypatch)
     hub = serve()
     point_clients_at(monkeypatch, hub.url, tmp_path)
+    fast_backoff(monkeypatch)
     try:
         yield hub
     finally:
         hub.stop()
 
 
-__all__ = ["TOKEN", "FakeHub", "loopback_only", "point_clients_at", "quote", "running", "serve"]
+__all__ = ["TOKEN", "FakeHub", "fast_backoff", "loopback_only", "point_clients_at", "running",
+           "serve"]

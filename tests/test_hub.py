@@ -407,7 +407,8 @@ def test_server_error_on_lfs_upload_leaves_no_new_branch(fake: fakehub.FakeHub,
                 "--revision", "dev"])
     assert res.exit_code == 1
     assert res.stderr.splitlines()[-1].startswith("Error: the Hub failed (HTTP 500)")
-    assert res.stderr.splitlines()[-1].endswith("nothing was published (the new branch was removed)")
+    assert res.stderr.splitlines()[-1].endswith(
+        "nothing was published (the new branch was removed)")
     assert set(fake.repos["tester/l"].refs) == {"main"}
 
 
