@@ -336,9 +336,13 @@ class Pipeline:
             return
         read_one = fmt_in.read_one
         one = self.one
+        # provenance costs a model per record: set it only when something will look at it
+        with_source = self.out_fmt.uses_source or self.system is not None or (
+            self.transform is not None
+        )
         for row in rows:
-            for item in read_one(row, opts):
-                one(item)
+            for item in read_one(row, opts, with_source):
+                one(item, row)
 
     def feed(self, items: Iterable[Any]) -> None:
         """Write every record (or count every Reject) of ``items``."""
@@ -346,8 +350,9 @@ class Pipeline:
         for item in items:
             one(item)
 
-    def one(self, item: Any) -> None:
-        """One read outcome: a Reject, or a record to transform and write."""
+    def one(self, item: Any, row: Any = None) -> None:
+        """One read outcome: a Reject, or a record to transform and write (``row``, when
+        given, locates a writer's error for a record that carries no provenance)."""
         rep = self.rep
         rep.read += 1
         if self.progress is not None:
@@ -364,11 +369,13 @@ class Pipeline:
             if isinstance(rec, Reject):
                 self.reject(rec)
                 continue
-            row = self.out_fmt.write_one(rec, self.ctx)
-            if isinstance(row, Reject):
-                self.reject(row)
+            out = self.out_fmt.write_one(rec, self.ctx)
+            if isinstance(out, Reject):
+                if row is not None and isinstance(row, Row):
+                    out.error.at(source=row.source, line=row.line)
+                self.reject(out)
                 continue
-            self.sink.write(row)
+            self.sink.write(out)
             rep.written += 1
 
 

@@ -188,6 +188,7 @@ class Format:
     writes: ClassVar[tuple[str, ...]] = ()
     container: ClassVar[Container] = "jsonl"
     markers: ClassVar[tuple[str, ...]] = ()  # private ``_`` metadata keys this format reads
+    uses_source: ClassVar[bool] = False  # whether write_record reads record.source
 
     def writable(self, record: Any, ctx: WriteContext) -> Any:
         """The record as this writer may see it: other formats' markers removed (and tallied),
@@ -220,11 +221,15 @@ class Format:
         """Convert one row to canonical records; raise RecordError for a bad row."""
         raise NotImplementedError(f"format {self.name!r} cannot be read")
 
-    def read_one(self, row: Row | RecordError, opts: Options) -> list[Any]:
+    def read_one(
+        self, row: Row | RecordError, opts: Options, with_source: bool = True
+    ) -> list[Any]:
         """The records of one row with their provenance set, or ``[Reject]``.
 
         A row is converted whole or rejected whole (never half-read). This is the per-row step
-        of :meth:`read`; ``convert`` calls it directly to keep its loop flat.
+        of :meth:`read`; ``convert`` calls it directly to keep its loop flat, and passes
+        ``with_source=False`` when the writer never looks at provenance (it then locates
+        errors from the row itself).
         """
         if isinstance(row, RecordError):
             return [Reject(row.at(format=self.name))]
@@ -232,9 +237,10 @@ class Format:
             recs = list(self.read_row(row.data, opts))
         except RecordError as exc:
             return [Reject(exc.at(source=row.source, line=row.line, format=self.name), row=row)]
-        for rec in recs:
-            if rec.source is None:
-                set_source(rec, row.source, row.line, self.name)
+        if with_source:
+            for rec in recs:
+                if rec.source is None:
+                    set_source(rec, row.source, row.line, self.name)
         return recs
 
     def read(self, rows: Iterable[Row | RecordError], opts: Options) -> Iterator[Any]:

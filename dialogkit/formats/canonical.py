@@ -17,6 +17,7 @@ class Canonical(Format):
     description = "dialogkit's canonical records (kind-tagged JSON objects)"
     reads = KINDS
     writes = KINDS
+    uses_source = True
 
     def detect(self, row: Any) -> int:
         return 5 if isinstance(row, dict) and row.get("kind") in KINDS else 0

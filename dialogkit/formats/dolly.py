@@ -51,6 +51,7 @@ class Dolly(Format):
     description = "Databricks Dolly 15k rows and the Japanese dolly-ja translation"
     reads = ("demo",)
     writes = ("demo", "conversation", "trainer_dialogue")
+    uses_source = True
 
     def detect(self, row: Any) -> int:
         if not isinstance(row, dict):
