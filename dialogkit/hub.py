@@ -299,6 +299,15 @@ def _config_name(base: str, kind: str, several: bool) -> str:
     return kind if base == "default" else f"{base}-{kind}"
 
 
+def _empty(path: str) -> bool:
+    """Whether a local input file holds no rows at all (Hub ids and folders are never empty)."""
+    from dialogkit.io import read_rows
+
+    if path.startswith("hf:") or not Path(path).is_file():
+        return False
+    return next(iter(read_rows(path)), None) is None
+
+
 def export_folder(
     inputs: Sequence[str],
     out: str | os.PathLike[str],
@@ -324,7 +333,9 @@ def export_folder(
             any(target.iterdir()) and not (target / "README.md").is_file())):
         raise UsageError(f"{target} exists and is not an earlier export (no README.md); "
                          "give a new or empty folder")
-    pairs = split_inputs(inputs)
+    # an empty split file (a small `dialogkit split` can leave one) holds no records and no
+    # rows to detect a format from: it is left out, as it would be with an explicit --from
+    pairs = [(split, path) for split, path in split_inputs(inputs) if not _empty(path)]
     recipe_text = Path(recipe).read_text(encoding="utf-8") if recipe else None
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))

@@ -456,3 +456,18 @@ def _export(tmp_path: Path, src: Path) -> Path:
     out = tmp_path / f"export-{src.stem}"
     hub_mod.export_folder([str(src)], out)
     return out
+
+
+def test_empty_split_file_is_left_out_with_auto_detection(tmp_path: Path) -> None:
+    """A small `dialogkit split` can leave an empty test.jsonl: publish skips it, no error."""
+    from dialogkit.hub import export_folder
+
+    splits = tmp_path / "splits"
+    splits.mkdir()
+    row = {"prompt": [{"role": "user", "content": "Q"}],
+           "chosen": [{"role": "assistant", "content": "good"}],
+           "rejected": [{"role": "assistant", "content": "bad"}]}
+    (splits / "train.jsonl").write_text(json.dumps(row) + "\n", encoding="utf-8")
+    (splits / "test.jsonl").write_text("", encoding="utf-8")
+    res = export_folder([str(splits)], tmp_path / "hub")
+    assert [(c.kind, sorted(c.splits)) for c in res.configs] == [("preference", ["train"])]
