@@ -192,8 +192,12 @@ def read_openai_messages(
     return out
 
 
-def write_message(m: Message, ctx: WriteContext) -> dict[str, Any]:
-    """One canonical message as an OpenAI message (``content`` left out when it is None)."""
+def write_message(m: Message, ctx: WriteContext, *, weight: bool = True) -> dict[str, Any]:
+    """One canonical message as an OpenAI message (``content`` left out when it is None).
+
+    ``weight=False`` for layouts with no per-message weight (OpenAI preference data): a weight
+    is then tallied as dropped.
+    """
     d: dict[str, Any] = {"role": m.role}
     if m.content is not None:
         d["content"] = m.content
@@ -212,7 +216,10 @@ def write_message(m: Message, ctx: WriteContext) -> dict[str, Any]:
     if m.tool_call_id is not None:
         d["tool_call_id"] = m.tool_call_id
     if m.weight is not None:
-        d["weight"] = m.weight
+        if weight:
+            d["weight"] = m.weight
+        else:
+            ctx.drop("weight")
     if m.reasoning is not None:
         ctx.drop("reasoning")
     return d
@@ -255,7 +262,7 @@ class OpenAIChat(Format):
             # the hot path of alpaca/dolly -> openai: a demo's turns are plain role/content
             # dicts already, so skip building (and validating) an intermediate Conversation
             drop_demo_fields(record, ctx)
-            row = {"messages": demo_messages(record, ctx.options.join)}
+            row: dict[str, Any] = {"messages": demo_messages(record, ctx.options.join)}
             if record.id is not None:
                 row["id"] = record.id
             for key, value in record.metadata.items():

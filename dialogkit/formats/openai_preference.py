@@ -30,6 +30,7 @@ from dialogkit.formats._common import (
     resolve_role,
     type_name,
 )
+from dialogkit.formats.openai import write_message
 from dialogkit.models import Message, PreferencePair
 from dialogkit.registry import Format, Options, WriteContext, build, register
 
@@ -104,29 +105,8 @@ def read_messages(value: Any, loc: str, opts: Options) -> list[dict[str, Any]]:
 
 
 def dump_message(m: Message, ctx: WriteContext) -> dict[str, Any]:
-    """A canonical Message as an OpenAI-style dict (``content`` left out when None)."""
-    out: dict[str, Any] = {"role": m.role}
-    if m.content is not None:
-        out["content"] = m.content
-    if m.name is not None:
-        out["name"] = m.name
-    if m.tool_calls:
-        calls = []
-        for c in m.tool_calls:
-            call: dict[str, Any] = {}
-            if c.id is not None:
-                call["id"] = c.id
-            call["type"] = "function"
-            call["function"] = {"name": c.name, "arguments": c.arguments}
-            calls.append(call)
-        out["tool_calls"] = calls
-    if m.tool_call_id is not None:
-        out["tool_call_id"] = m.tool_call_id
-    if m.weight is not None:
-        ctx.drop("weight")
-    if m.reasoning is not None:
-        ctx.drop("reasoning")
-    return out
+    """A canonical Message as an OpenAI-style dict (``content`` left out when None; no weight)."""
+    return write_message(m, ctx, weight=False)
 
 
 def dump_messages(messages: Iterable[Message], ctx: WriteContext) -> list[dict[str, Any]]:
