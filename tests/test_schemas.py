@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import jsonschema
+import pytest
 
 from dialogkit.models import KINDS
 from dialogkit.schemas import render, schema_files
@@ -54,3 +55,42 @@ def test_cli_writes_the_same_files(tmp_path: Path) -> None:
     assert result.exit_code == 0
     for p in SCHEMAS.glob("*.schema.json"):
         assert (tmp_path / p.name).read_bytes() == p.read_bytes()
+
+
+# (folder, file, format) of real samples: every kind the readers make from real data
+REAL = [
+    ("alpaca", "alpaca_en_demo_llamafactory_first300.json", "alpaca"),
+    ("alpaca", "seed_tasks.jsonl", "alpaca"),
+    ("dolly_ja", "databricks-dolly-15k-ja_00000-00299.jsonl", "dolly"),
+    ("sharegpt", "glaive_toolcall_en_demo_llamafactory_first300.json", "sharegpt"),
+    ("sharegpt", "fastchat_dummy_conversation_first300.json", "sharegpt"),
+    ("openai_chat", "openai_cookbook_drone_training_first5.jsonl", "openai"),
+    ("legacy_prompt_completion", "t0_ag_news_classify_gpt3_finetune.jsonl", "openai-completion"),
+    ("hh_rlhf", "harmless-base_test_sample300.jsonl.gz", "hh-rlhf"),
+    ("oasst", "en_100_tree.jsonl", "oasst"),
+    ("preference_pairs", "kto_en_demo_llamafactory_first300.json", "llamafactory"),
+    ("preference_pairs", "dpo_en_demo_llamafactory_first180.json", "llamafactory"),
+    ("k_way_rankings", "alpaca_farm_multisamples_sft.json", "best-of-n"),
+    ("summarize_from_feedback", "comparisons_readme_example.jsonl", "summarize-feedback"),
+]
+
+
+@pytest.mark.parametrize(("folder", "name", "fmt"), REAL)
+def test_converted_real_records_validate_against_the_schema_files(folder: str, name: str,
+                                                                  fmt: str) -> None:
+    """An independent validator (jsonschema) accepts every record our readers make."""
+    import dialogkit
+    from tests.conftest import shared_file
+
+    path = shared_file(folder, name)
+    union = validator("record.schema.json")
+    by_kind: dict[str, jsonschema.Draft202012Validator] = {}
+    n = 0
+    for rec in dialogkit.read(path, format=fmt, on_error="skip"):
+        doc = rec.model_dump(mode="json", exclude_none=True)
+        own = by_kind.setdefault(rec.kind, validator(f"{rec.kind}.schema.json"))
+        for v in (union, own):
+            errors = [f"{list(e.absolute_path)}: {e.message}" for e in v.iter_errors(doc)]
+            assert errors == [], (rec.source, errors[:3])
+        n += 1
+    assert n > 0
