@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -86,7 +87,8 @@ def test_converted_real_records_validate_against_the_schema_files(folder: str, n
     union = validator("record.schema.json")
     by_kind: dict[str, jsonschema.Draft202012Validator] = {}
     n = 0
-    for rec in dialogkit.read(path, format=fmt, on_error="skip"):
+    # jsonschema is slow (about 12 ms a record here); 50 per file cover the shapes
+    for rec in itertools.islice(dialogkit.read(path, format=fmt, on_error="skip"), 50):
         doc = rec.model_dump(mode="json", exclude_none=True)
         own = by_kind.setdefault(rec.kind, validator(f"{rec.kind}.schema.json"))
         for v in (union, own):
