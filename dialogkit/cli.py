@@ -211,7 +211,7 @@ def convert(
             report=report,
             container=container.value if container else None,
             options=opts,
-            progress=update,
+            progress=update if sys.stderr.isatty() else None,  # no per-record call for nothing
             jobs=jobs if jobs > 0 else _cores(),
             transform=_transform(as_kind),
         )

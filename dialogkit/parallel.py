@@ -83,7 +83,7 @@ def _range_rows(path: str, start: int, end: int, first_line: int) -> Iterator[Ro
                 err.raw = raw.rstrip(b"\r\n")
                 yield err
                 continue
-            yield Row(data, path, lineno, lineno - 1, raw.rstrip(b"\r\n"))
+            yield Row(data, path, lineno, lineno - 1, raw)
 
 
 @dataclass
