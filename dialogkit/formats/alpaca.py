@@ -46,7 +46,7 @@ from dialogkit.formats._common import (
     type_name,
 )
 from dialogkit.models import Conversation, InstructionDemo
-from dialogkit.ops.chat import as_conversation, user_text
+from dialogkit.ops.chat import as_conversation, record_extras, user_text
 from dialogkit.registry import Format, Options, WriteContext, build, register
 
 __all__ = ["FORMAT", "Alpaca", "add_metadata", "plain_turns"]
@@ -233,9 +233,6 @@ class Alpaca(Format):
 
     def write_record(self, record: Any, ctx: WriteContext) -> Any:
         if isinstance(record, InstructionDemo):
-            for name in ("category", "labeler"):
-                if getattr(record, name) is not None:
-                    ctx.drop(name)
             out: dict[str, Any] = {
                 "instruction": record.prompt,
                 "input": record.input or "",
@@ -243,7 +240,7 @@ class Alpaca(Format):
             }
             if record.system is not None:
                 out["system"] = record.system
-            metadata = record.metadata
+            metadata = {**record_extras(record, ctx), **record.metadata}
         else:
             conv = as_conversation(record, ctx, self.name)
             system, pairs, user, assistant = plain_turns(conv, self.name, ctx)

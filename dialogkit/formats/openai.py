@@ -36,7 +36,7 @@ from dialogkit.formats._common import (
     with_system,
 )
 from dialogkit.models import Conversation, InstructionDemo, Message
-from dialogkit.ops.chat import as_conversation, demo_messages, drop_demo_fields
+from dialogkit.ops.chat import as_conversation, demo_messages, record_extras
 from dialogkit.registry import Format, Options, WriteContext, build, register
 
 __all__ = ["FORMAT", "OpenAIChat", "build_conversation"]
@@ -261,10 +261,11 @@ class OpenAIChat(Format):
         if isinstance(record, InstructionDemo):
             # the hot path of alpaca/dolly -> openai: a demo's turns are plain role/content
             # dicts already, so skip building (and validating) an intermediate Conversation
-            drop_demo_fields(record, ctx)
             row: dict[str, Any] = {"messages": demo_messages(record, ctx.options.join)}
             if record.id is not None:
                 row["id"] = record.id
+            if record.category is not None or record.labeler is not None:
+                row.update(record_extras(record, ctx))
             for key, value in record.metadata.items():
                 row.setdefault(key, value)
             return row

@@ -24,7 +24,7 @@ __all__ = [
     "as_conversation",
     "demo_messages",
     "demo_to_conversation",
-    "drop_demo_fields",
+    "record_extras",
     "user_text",
 ]
 
@@ -47,12 +47,22 @@ def demo_messages(demo: InstructionDemo, join: str = "\n\n") -> list[dict[str, A
     return messages
 
 
-def drop_demo_fields(demo: InstructionDemo, ctx: WriteContext) -> None:
-    """Tally a demo's fields that a plain conversation has no place for."""
-    if demo.category is not None:
-        ctx.drop("category")
-    if demo.labeler is not None:
-        ctx.drop("labeler")
+def record_extras(record: Any, ctx: WriteContext) -> dict[str, Any]:
+    """A record's scalar fields that chat formats have no field for (a demo's category and
+    labeler, a trainer dialogue's trainer_id): carried as extra columns like ``metadata``, so
+    a round trip through openai or trl keeps them; with ``keep_metadata`` off they are dropped
+    and tallied instead."""
+    names = ("trainer_id",) if isinstance(record, TrainerDialogue) else ("category", "labeler")
+    out: dict[str, Any] = {}
+    for name in names:
+        value = getattr(record, name, None)
+        if value is None:
+            continue
+        if ctx.options.keep_metadata:
+            out[name] = value
+        else:
+            ctx.drop(name)
+    return out
 
 
 def demo_to_conversation(demo: InstructionDemo, join: str = "\n\n") -> Conversation:
@@ -73,19 +83,22 @@ def demo_to_conversation(demo: InstructionDemo, join: str = "\n\n") -> Conversat
 def as_conversation(record: Any, ctx: WriteContext, fmt: str) -> Conversation:
     """A record that an SFT format can hold, as a Conversation; other kinds are a RecordError.
 
-    Fields with no place in a plain conversation (a demo's category and labeler, a trainer
-    dialogue's authors) are tallied in ``ctx.dropped``.
+    A demo's category and labeler and a trainer dialogue's trainer_id move to ``metadata``
+    (see :func:`record_extras`); a trainer dialogue's per-message authors have no place in a
+    flat message list and are tallied in ``ctx.dropped``.
     """
     if isinstance(record, Conversation):
         return record
     if isinstance(record, InstructionDemo):
-        drop_demo_fields(record, ctx)
-        return demo_to_conversation(record, ctx.options.join)
+        extras = record_extras(record, ctx)
+        conv = demo_to_conversation(record, ctx.options.join)
+        if extras:
+            conv.metadata = {**extras, **conv.metadata}
+        return conv
     if isinstance(record, TrainerDialogue):
         if any(m.author is not None for m in record.messages):
             ctx.drop("author")
-        if record.trainer_id is not None:
-            ctx.drop("trainer_id")
+        extras = record_extras(record, ctx)
         messages = [
             Message.model_construct(**m.model_dump(exclude={"author"}, exclude_unset=True))
             for m in record.messages
@@ -96,7 +109,7 @@ def as_conversation(record: Any, ctx: WriteContext, fmt: str) -> Conversation:
             messages=messages,
             tools=record.tools,
             source=record.source,
-            metadata=dict(record.metadata),
+            metadata={**extras, **record.metadata},
         )
     raise RecordError(
         f"format {fmt!r} holds SFT conversations, not a record of kind {record.kind!r}",

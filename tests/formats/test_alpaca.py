@@ -170,9 +170,13 @@ def msgs(*pairs: tuple[str, str]) -> list[Message]:
     return [Message(role=r, content=c) for r, c in pairs]  # type: ignore[arg-type]
 
 
-def test_demo_drops_category_and_labeler() -> None:
+def test_demo_carries_category_and_labeler_as_columns_or_drops_them() -> None:
     demo = InstructionDemo(prompt="p", input="i", response="r", category="qa", labeler="L")
     ctx = WriteContext()
+    assert FMT.write_record(demo, ctx) == {"instruction": "p", "input": "i", "output": "r",
+                                           "category": "qa", "labeler": "L"}
+    assert ctx.dropped == {}
+    ctx = WriteContext(options=Options(keep_metadata=False))
     assert FMT.write_record(demo, ctx) == {"instruction": "p", "input": "i", "output": "r"}
     assert ctx.dropped == {"category": 1, "labeler": 1}
 
@@ -192,8 +196,9 @@ def test_trainer_dialogue_is_written_as_a_conversation() -> None:
                                    TrainerMessage(role="assistant", content="a", author="model")],
                          trainer_id="t7")
     ctx = WriteContext()
-    assert FMT.write_record(td, ctx) == {"instruction": "u", "input": "", "output": "a"}
-    assert ctx.dropped == {"author": 1, "trainer_id": 1}
+    assert FMT.write_record(td, ctx) == {"instruction": "u", "input": "", "output": "a",
+                                         "trainer_id": "t7"}
+    assert ctx.dropped == {"author": 1}
 
 
 @pytest.mark.parametrize(

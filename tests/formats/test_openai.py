@@ -127,9 +127,12 @@ def test_writes_demos_and_trainer_dialogues() -> None:
                                                    author="model")], trainer_id="t1")
     assert write([demo, dia], ctx) == [
         {"messages": msgs(("system", "S"), ("user", "Translate\n\n猫"), ("assistant", "cat")),
-         "id": "d1"},
-        {"messages": msgs(("user", "hi"), ("assistant", "hello"))},
+         "id": "d1", "labeler": "L7"},
+        {"messages": msgs(("user", "hi"), ("assistant", "hello")), "trainer_id": "t1"},
     ]
+    assert ctx.dropped == Counter({"author": 1})
+    ctx = WriteContext(options=Options(keep_metadata=False))
+    assert [list(row) for row in write([demo, dia], ctx)] == [["messages", "id"], ["messages"]]
     assert ctx.dropped == Counter({"labeler": 1, "author": 1, "trainer_id": 1})
 
 

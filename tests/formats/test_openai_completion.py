@@ -107,11 +107,12 @@ def test_empty_prompt_kept_on_request() -> None:
 # --- writing -------------------------------------------------------------------------------
 
 
-def test_demo_is_joined_and_drops_category() -> None:
+def test_demo_is_joined_and_keeps_category_as_a_column() -> None:
     demo = InstructionDemo(id="d", prompt="Add", input="2 2", response="4", category="math")
     ctx = WriteContext(options=Options(join="\n", extra={"stop": "<|endoftext|>"}))
-    assert FMT.write_record(demo, ctx) == {"prompt": "Add\n2 2", "completion": "4<|endoftext|>"}
-    assert ctx.dropped == {"category": 1, "id": 1}
+    assert FMT.write_record(demo, ctx) == {"prompt": "Add\n2 2", "completion": "4<|endoftext|>",
+                                           "category": "math"}
+    assert ctx.dropped == {"id": 1}
 
 
 def test_trainer_dialogue() -> None:

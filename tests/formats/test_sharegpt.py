@@ -216,8 +216,8 @@ def test_writer_tallies_dropped_fields_and_writes_demos() -> None:
     demo = InstructionDemo(prompt="Add", input="2+2", response="4", category="math")
     (row,) = FMT.write([demo], ctx)
     assert row == {"conversations": [{"from": "human", "value": "Add\n\n2+2"},
-                                     {"from": "gpt", "value": "4"}]}
-    assert ctx.dropped == Counter({"category": 1})
+                                     {"from": "gpt", "value": "4"}], "category": "math"}
+    assert ctx.dropped == Counter()
     rows = [{"messages": [{"role": "user", "content": "q", "name": "ann"},
                           {"role": "assistant", "content": "a", "weight": 0}]}]
     ctx = WriteContext()
