@@ -31,6 +31,7 @@ go to ``metadata["completions"]`` / ``metadata["summaries"]`` in candidate order
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -286,17 +287,38 @@ class StackExchangePaired(Format):
 # ------------------------------------------------------------------------------------- best-of-n
 
 
+_NUMBERED = re.compile(r"output_([1-9][0-9]*)")
+
+
+def _numbered_outputs(row: dict[str, Any]) -> list[str]:
+    """``output_1 .. output_K`` keys of a row, in number order (AlpacaFarm's pairwise layout)."""
+    keys = [(int(m.group(1)), k) for k in row if (m := _NUMBERED.fullmatch(k))]
+    return [k for _, k in sorted(keys)]
+
+
 class BestOfN(Format):
-    """K sampled outputs for one instruction, not ranked yet (AlpacaFarm multisamples)."""
+    """K sampled outputs for one instruction, not ranked yet (AlpacaFarm multisamples).
+
+    Two layouts: ``{instruction, input, output: [str, ...]}`` (multisamples) and
+    ``{instruction, input, output_1, output_2, ..., preference?}`` (AlpacaFarm's pairs to
+    annotate; ``preference`` = the 1-based number of the preferred output, when annotated,
+    ranks it 0 and the others 1; 0 or absent leaves them unranked).
+    """
 
     name = "best-of-n"
-    aliases = ("multisamples", "k-samples")
+    aliases = ("multisamples", "k-samples", "alpaca-farm")
     description = "K unranked samples per prompt ({instruction, input, output: [...]})"
     reads = ("comparison",)
 
     def detect(self, row: Any) -> int:
-        if (isinstance(row, dict) and isinstance(row.get("instruction"), str)
-                and _is_str_list(row.get("output"))):
+        if not isinstance(row, dict) or not isinstance(row.get("instruction"), str):
+            return 0
+        if _is_str_list(row.get("output")):
+            return 10
+        numbered = _numbered_outputs(row)
+        if len(numbered) >= 2 and "output" not in row and all(
+            isinstance(row[k], str) for k in numbered
+        ):
             return 10
         return 0
 
@@ -304,16 +326,32 @@ class BestOfN(Format):
         row = expect_object(data)
         instruction = field(row, "instruction", str)
         inp = field(row, "input", str, required=False)
-        outputs = field(row, "output", list)
-        for i, out in enumerate(outputs):
-            if not isinstance(out, str):
-                raise RecordError(f"Expected `str`, got `{type_name(out)}`",
-                                  loc=f"$.output[{i}]", rule="wrong type output")
+        ranking = None
+        if "output" in row or not _numbered_outputs(row):
+            keys: tuple[str, ...] = ("instruction", "input", "output")
+            outputs = field(row, "output", list)
+            for i, out in enumerate(outputs):
+                if not isinstance(out, str):
+                    raise RecordError(f"Expected `str`, got `{type_name(out)}`",
+                                      loc=f"$.output[{i}]", rule="wrong type output")
+        else:
+            numbered = _numbered_outputs(row)
+            outputs = [field(row, k, str) for k in numbered]
+            keys = ("instruction", "input", *numbered, "preference")
+            pref = row.get("preference")
+            if pref is not None and pref != 0:
+                if not isinstance(pref, int) or isinstance(pref, bool) or not (
+                    1 <= pref <= len(outputs)
+                ):
+                    raise RecordError(
+                        f"Expected the number of a preferred output (1..{len(outputs)}) or 0, "
+                        f"got {pref!r}", loc="$.preference", rule="bad preference")
+                ranking = [0 if i + 1 == pref else 1 for i in range(len(outputs))]
         yield build(Comparison, {
             "context": _user(user_text(instruction, inp, opts.join)),
             "candidates": [{"messages": _assistant(out)} for out in outputs],
-            "ranking": None,
-            "metadata": leftovers(row, ("instruction", "input", "output")),
+            "ranking": ranking,
+            "metadata": leftovers(row, keys),
         })
 
 

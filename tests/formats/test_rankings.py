@@ -235,6 +235,28 @@ def test_best_of_n_real_sample_is_unranked() -> None:
     assert texts(recs[2])[1] == "Twitter is the odd one out."
 
 
+def test_alpaca_farm_pairs_to_annotate_are_unranked_comparisons() -> None:
+    path = shared_file("preference_pairs", "alpaca_farm_outputs_pairs.json")
+    fmts: list[str] = []
+    recs = list(api.read(path, on_format=lambda f: fmts.append(f.name)))
+    assert fmts == ["best-of-n"]
+    assert len(recs) == 6
+    assert all(r.ranking is None and len(r.candidates) == 2 for r in recs)
+    assert texts(recs[0]) == [
+        "If you have questions about my rate or need to modify the scope of this project, "
+        "please let me know.",
+        "Let me know if you have questions about my rate or need to adjust the project scope."]
+
+
+def test_alpaca_farm_preference_ranks_the_preferred_output() -> None:
+    row = {"instruction": "i", "input": "", "output_2": "b", "output_1": "a", "preference": 2}
+    (rec,) = api.read([row], format="best-of-n")
+    assert [c.messages[0].content for c in rec.candidates] == ["a", "b"]
+    assert rec.ranking == [1, 0]
+    assert error("best-of-n", {**row, "preference": 3}) == (
+        "Expected the number of a preferred output (1..2) or 0, got 3", "$.preference")
+
+
 def test_best_of_n_errors() -> None:
     assert error("best-of-n", {"instruction": "x", "output": ["a", 3]}) == (
         "Expected `str`, got `int`", "$.output[1]")
