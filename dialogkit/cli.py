@@ -177,6 +177,11 @@ def convert(
         bool,
         typer.Option(help="Do not carry the source's extra fields over as extra columns."),
     ] = False,
+    strict: Annotated[
+        bool,
+        typer.Option(help="Any loss is an error: reject a record with a field the output "
+                     "format cannot hold."),
+    ] = False,
     jobs: Annotated[
         int,
         typer.Option(help="Worker processes for a large JSONL file (0 = one per core)."),
@@ -196,10 +201,10 @@ def convert(
     if rejects is not None and on_error is not OnError.skip:
         raise UsageError("--rejects needs --on-error skip")
     opts = _options(system, unknown_role, role_map, empty_turn, consecutive, option, join)
-    if drop_metadata:
+    if drop_metadata or strict:
         from dataclasses import replace
 
-        opts = replace(opts, keep_metadata=False)
+        opts = replace(opts, keep_metadata=not drop_metadata, strict=strict)
     with progress_counter(f"converting {input}") as update:
         rep = run_convert(
             input,

@@ -74,6 +74,8 @@ class Options:
       extra columns (default), or drop them and tally each as ``metadata.<key>`` in the report.
       Keys starting with ``_`` are layout markers private to the format that set them (see
       :attr:`Format.markers`); no other format ever writes them.
+    - ``strict``: any loss is an error: a record with a field the output format has no place
+      for is rejected (naming the field) instead of written without it.
     """
 
     unknown_role: str = "reject"
@@ -84,6 +86,7 @@ class Options:
     system: str | None = None
     join: str = "\n\n"
     keep_metadata: bool = True
+    strict: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def get(self, key: str, default: Any = None) -> Any:
@@ -125,7 +128,13 @@ class WriteContext:
     dropped: Counter[str] = field(default_factory=Counter)
 
     def drop(self, name: str) -> None:
-        """Record that field ``name`` had no place in the output format."""
+        """Record that field ``name`` had no place in the output format (with ``strict``,
+        reject the record instead)."""
+        if self.options.strict:
+            raise RecordError(
+                f"`{name}` has no place in the output format and would be lost (--strict)",
+                rule="lossy",
+            )
         self.dropped[name] += 1
 
 

@@ -137,3 +137,21 @@ def test_convert_as_prompt_conversation_and_unpaired(tmp_path: Path) -> None:
             "--on-error", "skip")
     assert r.returncode == 0
     assert "rejected 1" in r.stderr.decode()
+
+
+def test_strict_rejects_a_record_that_would_lose_a_field(tmp_path: Path) -> None:
+    src = tmp_path / "d.jsonl"
+    src.write_bytes(jsonl({"kind": "trainer_dialogue", "messages": [
+        {"role": "user", "content": "q", "author": "trainer"},
+        {"role": "assistant", "content": "a", "author": "model"}]}, GOOD))
+    r = run("convert", str(src), "-", "--to", "openai")
+    assert r.returncode == 0 and len(r.stdout.splitlines()) == 2
+    assert "field dropped from 1 records: author" in r.stderr.decode()
+    r = run("convert", str(src), "-", "--to", "openai", "--strict")
+    assert r.returncode == 1
+    assert r.stderr.decode() == (
+        "Error: `author` has no place in the output format and would be lost (--strict) "
+        f"({src}:1, format=openai)\n")
+    r = run("convert", str(src), "-", "--to", "openai", "--strict", "--on-error", "skip")
+    assert r.returncode == 0 and len(r.stdout.splitlines()) == 1
+    assert "rejected 1: lossy" in r.stderr.decode()
