@@ -40,6 +40,7 @@ __all__ = [
 _MODULES: list[str] = [
     "dialogkit.formats.canonical",
     "dialogkit.formats.alpaca",
+    "dialogkit.formats.alpaca_text",
     "dialogkit.formats.dolly",
     "dialogkit.formats.sharegpt",
     "dialogkit.formats.openai",

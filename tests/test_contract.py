@@ -25,6 +25,9 @@ SAMPLES: dict[str, list[dict[str, Any]]] = {
                   {"kind": "prompt", "prompt": [U]}],
     "alpaca": [{"instruction": "Translate", "input": "猫", "output": "cat"},
                {"instruction": "Say hi", "input": "", "output": "Hi "}],
+    "alpaca-text": [{"text": "以下は、タスクを説明する指示です。"
+                             "要求を適切に満たす応答を書きなさい。"
+                             "\n\n### 指示:\n日本の首都は？\n\n### 応答:\n東京"}],
     "dolly": [{"instruction": "Q?", "context": "", "response": "A.", "category": "open_qa"}],
     "openai": [{"messages": [{"role": "system", "content": "Be kind."}, U, A]},
                {"messages": [U, {"role": "assistant", "tool_calls": [
