@@ -63,6 +63,7 @@ REAL = [
     ("alpaca", "alpaca_en_demo_llamafactory_first300.json", "alpaca"),
     ("alpaca", "seed_tasks.jsonl", "alpaca"),
     ("dolly_ja", "databricks-dolly-15k-ja_00000-00299.jsonl", "dolly"),
+    ("japanese_misc", "llm-jp-sft_example.jsonl", "alpaca-text"),
     ("sharegpt", "glaive_toolcall_en_demo_llamafactory_first300.json", "sharegpt"),
     ("sharegpt", "fastchat_dummy_conversation_first300.json", "sharegpt"),
     ("openai_chat", "openai_cookbook_drone_training_first5.jsonl", "openai"),
