@@ -155,3 +155,29 @@ def test_strict_rejects_a_record_that_would_lose_a_field(tmp_path: Path) -> None
     r = run("convert", str(src), "-", "--to", "openai", "--strict", "--on-error", "skip")
     assert r.returncode == 0 and len(r.stdout.splitlines()) == 1
     assert "rejected 1: lossy" in r.stderr.decode()
+
+
+def test_progress_bar_only_when_stderr_is_a_terminal(tmp_path: Path) -> None:
+    import os
+    import pty
+
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(jsonl(GOOD, GOOD))
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "dialogkit", "convert", str(src),
+                             str(tmp_path / "o.jsonl"), "--to", "openai"],
+                            stderr=slave, stdout=subprocess.DEVNULL, cwd=ROOT)
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(master)
+    assert proc.wait(timeout=60) == 0
+    assert f"converting {src}".encode() in seen  # rich's live bar, drawn on the terminal
+    assert b"\x1b[" in seen
