@@ -179,5 +179,5 @@ def test_progress_bar_only_when_stderr_is_a_terminal(tmp_path: Path) -> None:
         seen += chunk
     os.close(master)
     assert proc.wait(timeout=60) == 0
-    assert f"converting {src}".encode() in seen  # rich's live bar, drawn on the terminal
+    assert b"converting " in seen  # rich's live bar (the path is cut to the terminal's width)
     assert b"\x1b[" in seen
