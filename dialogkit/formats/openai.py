@@ -156,6 +156,28 @@ def read_openai_call(call: Any, loc: str) -> dict[str, Any]:
     return out
 
 
+def start_message(
+    m: Any, loc: str, keys: Any, opts: Options
+) -> dict[str, Any] | None:
+    """The checks every OpenAI-style message reader starts with: an object with known keys, a
+    known role (None when the unknown-role policy drops it), and text or null content.
+
+    Returns ``{role, content, _loc}`` for the reader to complete.
+    """
+    m = expect_object(m, loc)
+    check_keys(m, keys, loc, "a message")
+    if "role" not in m:
+        raise RecordError("missing required field `role`", loc=f"{loc}.role", rule="missing role")
+    role = resolve_role(m["role"], ROLES, opts, f"{loc}.role")
+    if role is None:
+        return None
+    content = m.get("content")
+    if content is not None and not isinstance(content, str):
+        raise RecordError(f"Expected `str` or `null`, got `{type_name(content)}`",
+                          loc=f"{loc}.content", rule="wrong type content")
+    return {"role": role, "content": content, LOC: loc}
+
+
 def read_openai_messages(
     messages: list[Any], opts: Options, base: str = "$.messages"
 ) -> list[dict[str, Any]]:
@@ -163,19 +185,9 @@ def read_openai_messages(
     out: list[dict[str, Any]] = []
     for i, m in enumerate(messages):
         loc = f"{base}[{i}]"
-        m = expect_object(m, loc)
-        check_keys(m, MESSAGE_KEYS, loc, "a message")
-        if "role" not in m:
-            raise RecordError("missing required field `role`", loc=f"{loc}.role",
-                              rule="missing role")
-        role = resolve_role(m["role"], ROLES, opts, f"{loc}.role")
-        if role is None:
+        msg = start_message(m, loc, MESSAGE_KEYS, opts)
+        if msg is None:
             continue
-        content = m.get("content")
-        if content is not None and not isinstance(content, str):
-            raise RecordError(f"Expected `str` or `null`, got `{type_name(content)}`",
-                              loc=f"{loc}.content", rule="wrong type content")
-        msg: dict[str, Any] = {"role": role, "content": content, LOC: loc}
         for key in ("name", "tool_call_id"):
             value = optional_str(m, key, loc)
             if value is not None:

@@ -34,14 +34,14 @@ from typing import Any
 import orjson
 
 from dialogkit.errors import RecordError, UsageError
-from dialogkit.formats._common import expect_object, field, leftovers, resolve_role, type_name
+from dialogkit.formats._common import expect_object, field, leftovers, type_name
 from dialogkit.formats.openai import (
     LOC,
-    ROLES,
     build_conversation,
     check_keys,
     finish_messages,
     optional_str,
+    start_message,
 )
 from dialogkit.models import Conversation, Message
 from dialogkit.ops.chat import as_conversation
@@ -102,18 +102,10 @@ def _read_messages(items: list[Any], column: str, opts: Options, remembered: dic
         loc = f"$.{column}[{i}]"
         m = expect_object(m, loc)
         m = {k: v for k, v in m.items() if v is not None or k == "content"}
-        check_keys(m, MESSAGE_KEYS, loc, "a message")
-        if "role" not in m:
-            raise RecordError("missing required field `role`", loc=f"{loc}.role",
-                              rule="missing role")
-        role = resolve_role(m["role"], ROLES, opts, f"{loc}.role")
-        if role is None:
+        msg = start_message(m, loc, MESSAGE_KEYS, opts)
+        if msg is None:
             continue
-        content = m.get("content")
-        if content is not None and not isinstance(content, str):
-            raise RecordError(f"Expected `str` or `null`, got `{type_name(content)}`",
-                              loc=f"{loc}.content", rule="wrong type content")
-        msg: dict[str, Any] = {"role": role, "content": content, LOC: loc, _PART: column}
+        msg[_PART] = column
         for key in ("name", "tool_call_id"):
             if key in m:
                 msg[key] = field(m, key, str, loc)
