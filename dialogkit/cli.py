@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from dialogkit.cli_common import err, guarded, progress_counter
+from dialogkit.cli_common import OnError, err, guarded, progress_counter
 
 app = typer.Typer(
     name="dialogkit",
@@ -28,13 +28,6 @@ app = typer.Typer(
 
 # command modules that add themselves with register(app); each imports only typer at module level
 _PLUGINS: list[str] = ["dialogkit.cli_pipeline", "dialogkit.cli_hub", "dialogkit.cli_render"]
-
-
-class OnError(str, Enum):
-    """What to do with a bad record."""
-
-    raise_ = "raise"
-    skip = "skip"
 
 
 class UnknownRole(str, Enum):

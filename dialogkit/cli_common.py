@@ -11,13 +11,21 @@ import contextlib
 import functools
 import sys
 from collections.abc import Callable, Iterator
+from enum import Enum
 from typing import Any, TypeVar
 
 import typer
 
-__all__ = ["err", "guarded", "progress_counter"]
+__all__ = ["OnError", "err", "guarded", "progress_counter"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class OnError(str, Enum):
+    """What to do with a bad record: stop the run (raise) or reject it and go on (skip)."""
+
+    raise_ = "raise"
+    skip = "skip"
 
 
 def err(message: str) -> None:

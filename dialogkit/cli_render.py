@@ -5,22 +5,14 @@ Only typer and the stdlib are imported here; the library loads inside the comman
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from dialogkit.cli_common import err, guarded, progress_counter
+from dialogkit.cli_common import OnError, err, guarded, progress_counter
 
 __all__ = ["register"]
-
-
-class OnError(str, Enum):
-    """What to do with a record the template refuses."""
-
-    raise_ = "raise"
-    skip = "skip"
 
 
 TemplateOpt = Annotated[
