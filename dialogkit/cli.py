@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import sys
 from enum import Enum
 from pathlib import Path
@@ -70,8 +71,18 @@ class ContainerChoice(str, Enum):
     parquet = "parquet"
 
 
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
+
+
+def unescape(text: str) -> str:
+    """``\\n``, ``\\t``, ``\\r`` and ``\\\\`` typed on a command line as the characters they name;
+    anything else (non-ASCII included) is left as it is."""
+    return re.sub(r"\\([ntr\\])", lambda m: _ESCAPES[m.group(1)], text)
+
+
 def _parse_pairs(items: list[str] | None, what: str) -> dict[str, Any]:
-    """``KEY=VALUE`` items as a dict; values are JSON when they parse, else strings."""
+    """``KEY=VALUE`` items as a dict; a value is JSON when it parses (``true``, ``3``,
+    ``"a b"``), else a string with backslash escapes understood (see :func:`unescape`)."""
     from dialogkit.errors import UsageError
 
     out: dict[str, Any] = {}
@@ -82,7 +93,7 @@ def _parse_pairs(items: list[str] | None, what: str) -> dict[str, Any]:
         try:
             out[key.strip().replace("-", "_")] = json.loads(value)
         except json.JSONDecodeError:
-            out[key.strip().replace("-", "_")] = value
+            out[key.strip().replace("-", "_")] = unescape(value)
     return out
 
 
@@ -129,7 +140,7 @@ def _options(
         "extra": _parse_pairs(option, "--option"),
     }
     if join is not None:
-        kwargs["join"] = join.encode().decode("unicode_escape")
+        kwargs["join"] = unescape(join)
     return Options(**kwargs)
 
 

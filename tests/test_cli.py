@@ -181,3 +181,21 @@ def test_progress_bar_only_when_stderr_is_a_terminal(tmp_path: Path) -> None:
     assert proc.wait(timeout=60) == 0
     assert b"converting " in seen  # rich's live bar (the path is cut to the terminal's width)
     assert b"\x1b[" in seen
+
+
+def test_option_values_understand_escapes_for_legacy_markers(tmp_path: Path) -> None:
+    src = tmp_path / "c.jsonl"
+    src.write_bytes(jsonl({"prompt": "2+2=\n\n###\n\n", "completion": " 4 END"}))
+    r = run("convert", str(src), "-", "--from", "openai-completion", "--to", "openai",
+            "--option", r"prompt_separator=\n\n###\n\n", "--option", "stop= END")
+    assert r.returncode == 0, r.stderr
+    assert [m["content"] for m in json.loads(r.stdout)["messages"]] == ["2+2=", " 4"]
+    r = run("convert", str(src), "-", "--from", "openai-completion", "--to", "openai",
+            "--join", "。")
+    assert r.returncode == 0, r.stderr
+
+
+def test_unescape_leaves_non_ascii_alone() -> None:
+    from dialogkit.cli import unescape
+
+    assert unescape(r"日本\n\t\\x") == "日本\n\t\\x"
