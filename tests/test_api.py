@@ -118,3 +118,19 @@ def test_validate_counts(tmp_path: Path) -> None:
     src = write_jsonl(tmp_path / "in.jsonl", [GOOD, NO_ASSISTANT])
     rep = dialogkit.validate(src)
     assert (rep.read, rep.written, rep.rejected, rep.format_in) == (2, 1, 1, "dialogkit")
+
+
+def test_detection_survives_a_few_bad_rows_and_rejects_them(tmp_path: Path) -> None:
+    row = {"instruction": "Say hi", "input": "", "output": "Hi"}
+    src = write_jsonl(tmp_path / "in.jsonl", [row, {"instruction": 3}, row, row],
+                      bad_line="not json")
+    rep = dialogkit.convert(src, tmp_path / "o.jsonl", to="openai", on_error="skip")
+    assert (rep.format_in, rep.read, rep.written, rep.rejected) == ("alpaca", 5, 3, 2)
+    assert rep.rejected_by_reason == {"invalid JSON": 1, "wrong type instruction": 1}
+
+
+def test_detection_needs_half_the_rows(tmp_path: Path) -> None:
+    row = {"instruction": "Say hi", "input": "", "output": "Hi"}
+    src = write_jsonl(tmp_path / "in.jsonl", [row, {"x": 1}, {"y": 2}])
+    with pytest.raises(DetectionError, match="no known format matches the first rows"):
+        list(dialogkit.read(src))
