@@ -751,7 +751,8 @@ def _prefix_spans(
                 raise RecordError(
                     f"cannot find assistant spans: the template has no {{% generation %}} tags "
                     f"and rendering {end}{' ' + what if what else ''} is not a prefix of the "
-                    "whole rendering",
+                    "whole rendering; use a template with generation tags (TRL ships training "
+                    "versions of common templates) or render without --tokenizer",
                     rule="no assistant spans",
                 )
         if len(whole) < len(head):

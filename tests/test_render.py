@@ -436,7 +436,8 @@ def test_prefix_spans_unsound_is_explicit_error() -> None:
                                                                  {"eos_token": "<|endoftext|>"}))
     assert info.value.reason == (
         "cannot find assistant spans: the template has no {% generation %} tags and rendering "
-        "messages[:3] is not a prefix of the whole rendering"
+        "messages[:3] is not a prefix of the whole rendering; use a template with generation "
+        "tags (TRL ships training versions of common templates) or render without --tokenizer"
     )
 
 
