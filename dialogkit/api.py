@@ -19,7 +19,7 @@ import orjson
 from dialogkit.detect import SAMPLE_ROWS, detect_format
 from dialogkit.errors import RecordError, UsageError
 from dialogkit.io import Container, Row, atomic_output, container_for, make_sink, read_rows
-from dialogkit.registry import Format, Options, Reject, WriteContext, get_format
+from dialogkit.registry import Format, Options, Reject, Rows, WriteContext, get_format
 
 __all__ = [
     "Report",
@@ -375,8 +375,12 @@ class Pipeline:
                     out.error.at(source=row.source, line=row.line)
                 self.reject(out)
                 continue
-            self.sink.write(out)
-            rep.written += 1
+            if type(out) is Rows:  # a stateful writer's rows for this record: several or none
+                for each in out:
+                    self.sink.write(each)
+            else:
+                self.sink.write(out)
+            rep.written += 1  # records, not rows
 
 
 def _write_report(rep: Report, report: str | os.PathLike[str] | None) -> None:
@@ -402,6 +406,8 @@ def _try_parallel(
     """Run convert with worker processes when the input allows it; None when it does not."""
     from dialogkit.parallel import can_split, convert_parallel, per_row
 
+    if out_fmt.stateful:  # its rows depend on earlier records (oasst): one process sees all
+        return None
     out_container = _output_container(out_fmt, dst, container)
     if not can_split(src, out_container, input_container, jobs):
         return None  # checked before detection, which would consume stdin

@@ -27,6 +27,7 @@ __all__ = [
     "Format",
     "Options",
     "Reject",
+    "Rows",
     "WriteContext",
     "all_formats",
     "build",
@@ -121,12 +122,22 @@ class Reject:
         return out
 
 
+class Rows(list[Any]):
+    """Several output rows for one record, or none: what a writer whose rows are not one per
+    record returns (``oasst`` writes each message of a tree once, so a record whose messages
+    were all written before makes no row). :class:`dialogkit.api.Pipeline` writes them one by
+    one and counts the record once; :meth:`Format.write` yields them one by one."""
+
+
 @dataclass
 class WriteContext:
-    """What a writer gets besides the record: the options, and a tally of fields it dropped."""
+    """What a writer gets besides the record: the options, a tally of fields it dropped, and
+    ``state``, where a :attr:`Format.stateful` writer keeps what it needs across the records
+    of one run (one context per run, so runs stay independent; never a module global)."""
 
     options: Options = field(default_factory=Options)
     dropped: Counter[str] = field(default_factory=Counter)
+    state: dict[str, Any] = field(default_factory=dict)
 
     def drop(self, name: str) -> None:
         """Record that field ``name`` had no place in the output format (with ``strict``,
@@ -199,6 +210,9 @@ class Format:
     container: ClassVar[Container] = "jsonl"
     markers: ClassVar[tuple[str, ...]] = ()  # private ``_`` metadata keys this format reads
     uses_source: ClassVar[bool] = False  # whether write_record reads record.source
+    # whether write_record depends on the records before it (through WriteContext.state):
+    # such a writer must see the whole stream in one process, so convert never splits it
+    stateful: ClassVar[bool] = False
 
     def writable(self, record: Any, ctx: WriteContext) -> Any:
         """The record as this writer may see it: other formats' markers removed (and tallied),
@@ -268,11 +282,12 @@ class Format:
         return type(self).read is Format.read
 
     def write_record(self, record: Any, ctx: WriteContext) -> Any:
-        """One output row for a canonical record; RecordError if this format cannot hold it."""
+        """One output row for a canonical record (or :class:`Rows`: several or none);
+        RecordError if this format cannot hold it."""
         raise NotImplementedError(f"format {self.name!r} cannot be written")
 
     def write_one(self, record: Any, ctx: WriteContext) -> Any:
-        """One output row, or a Reject when this format cannot hold the record.
+        """One output row (or :class:`Rows`), or a Reject when this format cannot hold it.
 
         Formats override :meth:`write_record`, not this or :meth:`write`.
         """
@@ -292,7 +307,11 @@ class Format:
     def write(self, records: Iterable[Any], ctx: WriteContext) -> Iterator[Any | Reject]:
         """Output rows (or Rejects for records this format cannot hold)."""
         for rec in records:
-            yield self.write_one(rec, ctx)
+            out = self.write_one(rec, ctx)
+            if type(out) is Rows:  # several rows (or none) for one record
+                yield from out
+            else:
+                yield out
 
     def cannot_hold(self, record: Any) -> RecordError:
         """The error for a record of a kind this format does not write."""
