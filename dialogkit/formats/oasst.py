@@ -1,5 +1,7 @@
-"""``oasst``: OpenAssistant message trees -> conversations and K-way ranked comparisons.
+"""``oasst``: OpenAssistant message trees <-> conversations and K-way ranked comparisons.
 
+Reading
+-------
 Three serialisations are read (../shared/data/FORMATS.md §2), in any mix within one stream:
 
 - the *tree* export, one tree per line: ``{"message_tree_id", "tree_state", "prompt": <message>}``
@@ -39,24 +41,76 @@ Ids: a Conversation's id is the message_id of its last message, a Comparison's t
 the parent. ``metadata`` holds ``message_tree_id`` (the root's message_id when the line has
 none), the tree line's other keys (``tree_state``), the root's ``lang``, and ``messages``: for
 each context/conversation message every source key except ``text``/``role``/``replies`` with nulls
-left out; a Comparison also has ``candidates``, the same for each candidate.
+left out; a Comparison also has ``candidates``, the same for each candidate. Flat and
+message-export rows repeat the tree-level keys ``message_tree_id`` and ``tree_state`` on each
+message: they are read as the root's (into ``metadata``) and left out of a message's own dict
+where it repeats the root's value, so the three exports of one tree read to the same records.
+
+Writing
+-------
+The writer writes the *flat* export, one JSON object per message, and each message ONCE per
+run: records that share a path prefix (every conversation of a tree, and its comparisons)
+share messages, so the writer keeps the ids it has written in ``WriteContext.state`` (it is
+:attr:`~dialogkit.registry.Format.stateful`; ``convert`` never splits it across processes) and
+returns a :class:`~dialogkit.registry.Rows` list per record: the rows of its messages not
+written before, in path order, then a comparison's candidates; a record whose messages were
+all written gives no row (it still counts as written).
+
+Every row has the 18 keys of the official flat export, in its order: ``message_id``,
+``parent_id`` (null at the root), ``user_id``, ``created_date``, ``text``, ``role``
+(``prompter``/``assistant``), ``lang``, ``review_count``, ``review_result``, ``deleted``,
+``rank``, ``synthetic``, ``model_name``, ``detoxify``, ``message_tree_id``, ``tree_state``,
+``emojis``, ``labels``; a key the record has no value for is written as ``null`` (a fixed
+schema for Parquet and the hub, and null reads as missing), and a message's other source keys
+follow. ``emojis``/``labels`` are written as they were read (this sample's ``{name: count}``
+objects; not converted to the hub's parallel lists).
+
+- A record from this reader (``metadata`` has ``message_tree_id`` and ``messages``) keeps its
+  ids and per-message fields: ``message_id``s from ``metadata.messages``/``candidates``,
+  ``parent_id`` from the path, ``tree_state`` from ``metadata``; a comparison's ``ranking``
+  and candidates' ``model`` win over the per-message ``rank``/``model_name``. If those lists
+  do not match the messages one to one (the record was changed after reading), it is a
+  RecordError (rule ``oasst metadata``). So ``read -> write -> read`` gives the same records
+  (only ``source`` differs); but prompter messages that no assistant message follows are in
+  no record, so they are not written (226 of the sample's 1,167 messages).
+- Any other record gets content ids: a message's id is :func:`~dialogkit.ops.ids.content_id`
+  of the conversation of its path (``{"messages": [{role, content}, ...]}`` up to it), so equal
+  prefixes share messages and one tree grows per first message; ``message_tree_id`` is the
+  root's id. A Comparison writes its context path and then its candidates as sibling assistant
+  replies of the last context message, with ``rank`` from ``ranking`` (null when unranked)
+  and ``model_name`` from ``model``. ``lang`` comes from ``metadata.lang`` when it is a string.
+  Demos and trainer dialogues are written as their conversations.
+- Only user and assistant turns have a place: a system or tool message, or tool calls, is a
+  RecordError; a candidate must be one assistant message. Message ``name``/``weight``/
+  ``reasoning``/``tool_call_id``, ``tools``, a comparison's ``labeler`` and candidates'
+  ``score``, a record ``id`` other than its leaf's (parent's for a comparison) message id, and
+  other ``metadata`` keys have no place and are tallied as dropped (``--strict`` rejects).
+- A message id written before with other fields (text, parent, rank, ...) is a RecordError
+  (rule ``message conflict``), since a message is written once; a rejected record leaves the
+  set of written ids unchanged.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from dialogkit.errors import RecordError, UsageError
 from dialogkit.formats._common import expect_object, resolve_role
 from dialogkit.formats._common import field as get_field
 from dialogkit.io import Row
-from dialogkit.models import Comparison, Conversation, Source
-from dialogkit.registry import Format, Options, Reject, build, register
+from dialogkit.models import Comparison, Conversation, Message, Source
+from dialogkit.ops.chat import as_conversation
+from dialogkit.ops.ids import content_id
+from dialogkit.registry import Format, Options, Reject, Rows, WriteContext, build, register
 
 _ROLES = {"prompter": "user", "assistant": "assistant"}
 _SKIP_META = frozenset({"text", "role", "replies"})
+_TREE_KEYS = ("message_tree_id", "tree_state")
 _CHOICES = {
     "oasst_yield": ("both", "conversations", "comparisons"),
     "oasst_paths": ("all", "top"),
@@ -136,16 +190,19 @@ def _flatten(data: Any, loc: str, opts: Options, row: Row, out: list[tuple[_Node
 
 
 class OASST(Format):
-    """OpenAssistant tree, nested-message and flat exports -> Conversations and Comparisons.
+    """OpenAssistant tree, nested-message and flat exports -> Conversations and Comparisons;
+    Conversations and Comparisons -> the flat export, each message once per run.
 
-    Options: ``oasst_yield``, ``oasst_paths``, ``oasst_deleted`` (see the module docstring).
+    Reading options: ``oasst_yield``, ``oasst_paths``, ``oasst_deleted`` (see the module
+    docstring); the writer has none.
     """
 
     name = "oasst"
     aliases = ("openassistant", "oasst1", "oasst2")
-    description = "OpenAssistant message trees (tree, nested message or flat export)"
+    description = "OpenAssistant message trees (read: tree, nested or flat export; write: flat)"
     reads = ("conversation", "comparison")
-    writes = ()
+    writes = ("conversation", "comparison", "demo", "trainer_dialogue")
+    stateful = True  # each message is written once per run: WriteContext.state
 
     def detect(self, row: Any) -> int:
         if not isinstance(row, dict):
@@ -156,6 +213,11 @@ class OASST(Format):
                 and row.get("role") in _ROLES):
             return 20
         return 0
+
+    def write_record(self, record: Any, ctx: WriteContext) -> Rows:
+        if record.kind not in self.writes:
+            raise self.cannot_hold(record)
+        return _write(self, record, ctx)
 
     def read(self, rows: Iterable[Row | RecordError], opts: Options) -> Iterator[Any]:
         for name in _CHOICES:
@@ -171,7 +233,8 @@ class OASST(Format):
                     root = _tree(get_field(data, "prompt", dict), "$.prompt", opts)
                     tree_meta = {k: v for k, v in data.items() if k != "prompt" and v is not None}
                 elif data.get("parent_id") is None and isinstance(data.get("replies"), list):
-                    root, tree_meta = _tree(data, "$", opts), {}
+                    root = _tree(data, "$", opts)
+                    tree_meta = _lift(root) if root is not None else {}
                 else:
                     items: list[tuple[_Node, str | None]] = []
                     _flatten(data, "$", opts, row, items)
@@ -200,8 +263,7 @@ class OASST(Format):
                                   loc="$.parent_id", rule="orphan message")
                 yield Reject(err.at(source=row.source, line=row.line, format=self.name), row=row)
         for root in roots:
-            tree_id = root.meta.get("message_tree_id")
-            meta = {"message_tree_id": tree_id} if tree_id is not None else {}
+            meta = _lift(root)
             row = root.row
             assert row is not None
             try:
@@ -258,6 +320,23 @@ class OASST(Format):
         })
 
 
+def _lift(root: _Node) -> dict[str, Any]:
+    """The tree-level keys (``message_tree_id``, ``tree_state``) that flat and message-export
+    rows repeat on each message, taken from the root and removed from every message that
+    repeats the root's value, so all three exports read to the same records (a message with
+    another value keeps its own)."""
+    tree = {k: root.meta[k] for k in _TREE_KEYS if k in root.meta}
+    if tree:
+        stack = [root]
+        while stack:
+            node = stack.pop()
+            for key, value in tree.items():
+                if node.meta.get(key) == value:
+                    del node.meta[key]
+            stack.extend(node.children)
+    return tree
+
+
 def _all_paths(node: _Node, prefix: list[_Node]) -> Iterator[list[_Node]]:
     """Every path from the root to an assistant message, depth first."""
     path = [*prefix, node]
@@ -294,6 +373,182 @@ def _groups(node: _Node, prefix: list[_Node]) -> Iterator[list[_Node]]:
         yield path
     for child in node.children:
         yield from _groups(child, path)
+
+
+# ------------------------------------------------------------------------------ writer
+
+# the official flat export's columns, in its order (the OASST1 dataset card on the HF hub)
+_FLAT_KEYS = (
+    "message_id", "parent_id", "user_id", "created_date", "text", "role", "lang",
+    "review_count", "review_result", "deleted", "rank", "synthetic", "model_name", "detoxify",
+    "message_tree_id", "tree_state", "emojis", "labels",
+)
+_OUT_ROLES = {"user": "prompter", "assistant": "assistant"}
+_COMPUTED = frozenset({"message_id", "parent_id", "text", "role", "replies"})
+_OASST_META = frozenset({"message_tree_id", "tree_state", "lang", "messages", "candidates"})
+_DROPPED_MESSAGE_FIELDS = ("name", "weight", "reasoning", "tool_call_id")
+_WRITTEN = "oasst.written"  # WriteContext.state key: message id -> digest of the row written
+
+
+@dataclass
+class _Out:
+    """One message to write: where it sits in the record, and its tree fields."""
+
+    loc: str
+    message: Message
+    id: str
+    parent: str | None
+    meta: dict[str, Any]
+    rank: int | None = None
+    model: str | None = None
+
+
+def _oasst_meta(md: dict[str, Any], key: str, n: int) -> list[dict[str, Any]]:
+    """The reader's per-message dicts in ``metadata[key]``: one object with a `message_id`
+    for each of the ``n`` messages, or a RecordError (the record was changed after reading)."""
+    items = md.get(key)
+    if not isinstance(items, list) or len(items) != n:
+        got = f"{len(items)} entries" if isinstance(items, list) else type(items).__name__
+        raise RecordError(
+            f"metadata.{key} must hold one object per message ({n}) as the oasst reader "
+            f"makes it, got {got}",
+            loc=f"$.metadata.{key}", rule="oasst metadata",
+        )
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or not isinstance(item.get("message_id"), str):
+            raise RecordError(
+                f"metadata.{key}[{i}] must be an object with a `message_id` string",
+                loc=f"$.metadata.{key}[{i}]", rule="oasst metadata",
+            )
+    return items
+
+
+def _path_ids(messages: list[Message]) -> list[str]:
+    """Content ids of a path: message i's id is the content_id of messages[: i + 1]."""
+    prefix: list[dict[str, Any]] = []
+    out = []
+    for m in messages:
+        prefix.append({"role": m.role, "content": m.content})
+        out.append(content_id({"messages": prefix}))
+    return out
+
+
+def _check_message(msg: Message, loc: str, fmt: str, ctx: WriteContext) -> None:
+    """Only user/assistant text turns have a place in a tree; other message fields are
+    tallied as dropped."""
+    if msg.role not in _OUT_ROLES:
+        raise RecordError(
+            f"format {fmt!r} holds only user (prompter) and assistant messages, "
+            f"not a {msg.role} message",
+            loc=f"{loc}.role", rule="role not writable",
+        )
+    if msg.tool_calls:
+        raise RecordError(f"format {fmt!r} cannot hold tool calls", loc=f"{loc}.tool_calls",
+                          rule="tool calls not writable")
+    for name in _DROPPED_MESSAGE_FIELDS:
+        if getattr(msg, name) is not None:
+            ctx.drop(name)
+
+
+def _row(out: _Out, tree_id: str, tree: dict[str, Any]) -> dict[str, Any]:
+    """One flat-export row: every official key (null where unknown), then extra keys."""
+    row: dict[str, Any] = dict.fromkeys(_FLAT_KEYS)
+    row.update(tree)
+    row["message_tree_id"] = tree_id
+    for key, value in out.meta.items():  # a message's own keys win over the tree's
+        if key not in _COMPUTED:
+            row[key] = value
+    row["rank"] = out.rank  # a comparison's ranking and candidates' models win over metadata
+    row["model_name"] = out.model
+    row["message_id"] = out.id
+    row["parent_id"] = out.parent
+    row["text"] = out.message.content
+    row["role"] = _OUT_ROLES[out.message.role]
+    return row
+
+
+def _write(fmt: OASST, record: Any, ctx: WriteContext) -> Rows:
+    """The rows of the record's messages not yet written in this run (see the module doc)."""
+    name = fmt.name
+    if isinstance(record, Comparison):
+        path, where, md = record.context, "$.context", record.metadata
+        cands = record.candidates
+        if record.labeler is not None:
+            ctx.drop("labeler")
+    else:
+        conv = as_conversation(record, ctx, name)
+        path, where, md, cands = conv.messages, "$.messages", conv.metadata, []
+        if conv.tools is not None:
+            ctx.drop("tools")
+    for i, msg in enumerate(path):
+        _check_message(msg, f"{where}[{i}]", name, ctx)
+    for j, cand in enumerate(cands):
+        if len(cand.messages) != 1 or cand.messages[0].role != "assistant":
+            got = (f"{len(cand.messages)} messages" if len(cand.messages) != 1
+                   else f"a {cand.messages[0].role} message")
+            raise RecordError(
+                f"format {name!r} writes each candidate as one assistant reply; "
+                f"candidates[{j}] is {got}",
+                loc=f"$.candidates[{j}].messages", rule="candidate not one reply",
+            )
+        _check_message(cand.messages[0], f"$.candidates[{j}].messages[0]", name, ctx)
+        if cand.score is not None:
+            ctx.drop("score")
+    ranking = record.ranking if isinstance(record, Comparison) else None
+    ranks = ranking if ranking is not None else [None] * len(cands)
+
+    from_oasst = "message_tree_id" in md and "messages" in md
+    if from_oasst:
+        tree_id = md["message_tree_id"]
+        if not isinstance(tree_id, str):
+            raise RecordError(f"metadata.message_tree_id must be a string, got {tree_id!r}",
+                              loc="$.metadata.message_tree_id", rule="oasst metadata")
+        metas = _oasst_meta(md, "messages", len(path))
+        cand_metas = _oasst_meta(md, "candidates", len(cands)) if cands else []
+        ids = [m["message_id"] for m in metas]
+        cand_ids = [m["message_id"] for m in cand_metas]
+        tree = {"tree_state": md["tree_state"]} if md.get("tree_state") is not None else {}
+        kept = _OASST_META
+    else:
+        ids = _path_ids(path)
+        cand_ids = [_path_ids([*path, c.messages[0]])[-1] for c in cands]
+        tree_id = ids[0]
+        metas = [{}] * len(path)
+        cand_metas = [{}] * len(cands)
+        lang = md.get("lang")
+        tree = {"lang": lang} if isinstance(lang, str) else {}
+        kept = frozenset({"lang"} if tree else ())
+    for key in md:
+        if key not in kept:
+            ctx.drop(f"metadata.{key}")
+    own_id = ids[-1]  # a conversation's leaf, a comparison's parent
+    if record.id is not None and record.id != own_id:
+        ctx.drop("id")
+
+    outs = [_Out(f"{where}[{i}]", m, ids[i], ids[i - 1] if i else None, metas[i],
+                 metas[i].get("rank"), metas[i].get("model_name"))
+            for i, m in enumerate(path)]
+    outs += [_Out(f"$.candidates[{j}]", c.messages[0], cand_ids[j], own_id, cand_metas[j],
+                  ranks[j], c.model)
+             for j, c in enumerate(cands)]
+    written: dict[str, bytes] = ctx.state.setdefault(_WRITTEN, {})
+    new: dict[str, bytes] = {}
+    rows = Rows()
+    for out in outs:
+        row = _row(out, tree_id, tree)
+        digest = hashlib.blake2b(orjson.dumps(row), digest_size=16).digest()
+        before = written.get(out.id, new.get(out.id))
+        if before is None:
+            new[out.id] = digest
+            rows.append(row)
+        elif before != digest:
+            raise RecordError(
+                f"message {out.id!r} was already written with other fields; an OASST message "
+                "is written once, so every record must agree on it",
+                loc=out.loc, rule="message conflict",
+            )
+    written.update(new)  # only once the whole record is accepted
+    return rows
 
 
 FORMAT = register(OASST())
