@@ -3,6 +3,12 @@
 Each prints its counts to stderr and writes atomically. Only typer and the stdlib are imported
 at module level so ``dialogkit --help`` stays fast; the library is imported inside commands.
 
+``pairs``, ``dedup`` and ``split`` stream, so memory stays flat whatever the input size:
+``pairs`` writes each comparison's pairs as they come; ``dedup`` keeps a 16-byte digest per
+distinct record; ``split`` reads its input twice (pass 1: group and prompt keys only; pass 2:
+each record to its split file), and spools stdin to a temporary file to read it twice.
+Rejects are counted by reason, never held (the first three are shown).
+
 ``merge`` writes ``--to openai`` by default: OpenAI's chat JSONL is the chat format most SFT
 trainers read, and its writer keeps each record's metadata (and so ``provenance``) as extra keys.
 ``split`` and ``dedup`` write in the input's own format (``dialogkit`` if that one is read-only).
@@ -10,6 +16,8 @@ trainers read, and its writer keeps each record's metadata (and so ``provenance`
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -50,28 +58,70 @@ def _writable(fmt: Any) -> str:
     return fmt.name if fmt.writes else "dialogkit"
 
 
-def _read_all(input: str, from_: str, label: str) -> tuple[list[Any], list[Any], Any]:
-    """(records, rejects, format) of a whole input, with a progress counter."""
+class _Rejects:
+    """Rejects counted by rule; only the first three are kept (for their messages)."""
+
+    def __init__(self) -> None:
+        from collections import Counter
+
+        self.by_rule: Counter[str] = Counter()
+        self.first: list[Any] = []
+
+    def add(self, rej: Any) -> None:
+        self.by_rule[rej.error.rule] += 1
+        if len(self.first) < 3:
+            self.first.append(rej.error)
+
+    def __len__(self) -> int:
+        return sum(self.by_rule.values())
+
+    def report(self) -> None:
+        for rule, n in sorted(self.by_rule.items()):
+            err(f"  rejected {n}: {rule}")
+        for e in self.first:
+            err(f"  {e}")
+
+
+@contextlib.contextmanager
+def _rereadable(input: str) -> Iterator[Callable[..., Iterator[Any]]]:
+    """``outcomes(format, on_format=None)``: the records and Rejects of ``input``, each call anew.
+
+    A file is simply read again. Standard input can be read only once, so it is first copied to
+    a temporary file (removed at the end): disk, not memory, holds it. Its rows keep the name
+    ``-`` (in provenance, errors and detection messages), as if read from stdin directly.
+    """
     from dialogkit.api import iter_outcomes
-    from dialogkit.registry import Reject
 
-    found: list[Any] = []
-    records: list[Any] = []
-    rejects: list[Any] = []
-    with progress_counter(f"{label} {input}") as update:
-        for n, item in enumerate(iter_outcomes(input, from_, on_format=found.append), 1):
-            (rejects if isinstance(item, Reject) else records).append(item)
-            update(n)
-    return records, rejects, found[0] if found else None
+    if input != "-":
+        yield lambda fmt, on_format=None: iter_outcomes(input, fmt, on_format=on_format)
+        return
+    import itertools
+    import shutil
+    import sys
+    import tempfile
 
+    from dialogkit.detect import SAMPLE_ROWS, detect_format
+    from dialogkit.io import Row, read_rows
 
-def _report_rejects(rejects: list[Any]) -> None:
-    from collections import Counter
+    with tempfile.TemporaryDirectory(prefix="dialogkit-stdin-") as tmp:
+        spool = str(Path(tmp) / "stdin")
+        with open(spool, "wb") as f:
+            shutil.copyfileobj(sys.stdin.buffer, f, 1 << 20)
 
-    for rule, n in sorted(Counter(r.error.rule for r in rejects).items()):
-        err(f"  rejected {n}: {rule}")
-    for r in rejects[:3]:
-        err(f"  {r.error}")
+        def rows() -> Iterator[Any]:
+            for r in read_rows(spool):
+                r.source = "-"  # a Row or a ParseError: either way from stdin
+                yield r
+
+        def outcomes(fmt: Any, on_format: Callable[[Any], None] | None = None) -> Iterator[Any]:
+            it: Iterator[Any] = rows()
+            if fmt == "auto":
+                head = list(itertools.islice(it, SAMPLE_ROWS))
+                fmt = detect_format([r.data for r in head if isinstance(r, Row)], "-")
+                it = itertools.chain(head, it)
+            return iter_outcomes(it, fmt, on_format=on_format)
+
+        yield outcomes
 
 
 def pairs(
@@ -97,17 +147,19 @@ def pairs(
     if not to:
         raise UsageError("--to FORMAT is required (see `dialogkit formats`)")
     prep = PairReport()
-    rejects: list[Any] = []
+    rejects = _Rejects()
 
-    def good() -> Any:
+    def good(update: Callable[[int], None]) -> Iterator[Any]:
         for item in iter_pairs(iter_outcomes(input, from_), strategy.value, margin.value, prep):
+            update(prep.read)
             if isinstance(item, Reject):
-                rejects.append(item)
+                rejects.add(item)
                 continue
             yield item
 
-    with progress_counter(f"pairing {input}"):
-        rep = write(good(), output, format=to)
+    # streams: each comparison's pairs are written as they come; only counts are kept
+    with progress_counter(f"pairing {input}") as update:
+        rep = write(good(update), output, format=to)
     others = sum(prep.other_kinds.values())
     err(
         f"pairs ({strategy.value}): read {prep.read} records: {prep.comparisons} comparisons, "
@@ -116,7 +168,7 @@ def pairs(
     )
     for kind, n in sorted(prep.other_kinds.items()):
         err(f"  skipped {n}: kind {kind}")
-    _report_rejects(rejects)
+    rejects.report()
 
 
 def merge(
@@ -140,13 +192,13 @@ def merge(
     *srcs, output = inputs
     weights = _weights(weight, srcs)
     mrep = MergeReport()
-    rejects: list[Any] = []
+    rejects = _Rejects()
 
     def good() -> Any:
         sources = [MergeSource(path=p, weight=weights.get(p, 1.0), name=p) for p in srcs]
         for item in run_merge(sources, seed=seed, report=mrep):
             if isinstance(item, Reject):
-                rejects.append(item)
+                rejects.add(item)
                 continue
             yield item
 
@@ -156,7 +208,7 @@ def merge(
         err(f"{s.name} ({s.format}, weight {s.weight:g}): read {s.read}, converted "
             f"{s.converted}, rejected {s.rejected}, written {s.written}")
     err(f"merge: wrote {rep.written} records to {output}")
-    _report_rejects(rejects)
+    rejects.report()
 
 
 def _weights(items: list[str] | None, srcs: list[str]) -> dict[str, float]:
@@ -194,28 +246,49 @@ def split(
     seed: Annotated[int, typer.Option(help="Seed of the hash that assigns groups.")] = 0,
 ) -> None:
     """Split INPUT group-aware into OUT/{train,validation,test}.jsonl in the input's format."""
-    from dialogkit.api import write
     from dialogkit.errors import RecordError
-    from dialogkit.ops.split import SPLITS, SplitReport, fractions, split_records
+    from dialogkit.ops.split import SplitPlan, SplitReport, fractions, write_splits
+    from dialogkit.registry import Reject
 
     fracs = fractions(train, validation, test)
-    records, rejects, fmt = _read_all(input, "auto", "reading")
-    if rejects:
-        _report_rejects(rejects)
-        raise RecordError(f"{len(rejects)} invalid record(s) in {input}; fix or convert first "
-                          "with `dialogkit convert --on-error skip`", rule="invalid input")
     srep = SplitReport()
-    try:
-        parts = split_records(records, fracs, group_by, seed, srep)
-    except RecordError:
-        for leak in srep.leaks:
-            err(f"  leak: {leak}")
-        raise
-    name = _writable(fmt) if fmt is not None else "dialogkit"
+    plan = SplitPlan(fracs, group_by, seed, srep)
+    found: list[Any] = []
+    rejects = _Rejects()
+    with _rereadable(input) as outcomes:
+        # pass 1: only the keys of each record (for the group -> split assignment)
+        with progress_counter(f"reading {input}") as update:
+            for n, item in enumerate(outcomes("auto", on_format=found.append), 1):
+                if isinstance(item, Reject):
+                    rejects.add(item)
+                else:
+                    plan.add(item)
+                update(n)
+        if rejects:
+            rejects.report()
+            raise RecordError(f"{len(rejects)} invalid record(s) in {input}; fix or convert "
+                              "first with `dialogkit convert --on-error skip`",
+                              rule="invalid input")
+        plan.close()
+        fmt = found[0] if found else None
+        name = _writable(fmt) if fmt is not None else "dialogkit"
+        # pass 2: the records again, each written to its split as it comes
+        with progress_counter(f"splitting {input}") as update:
+            def records() -> Iterator[Any]:
+                for n, item in enumerate(outcomes(fmt if fmt is not None else "auto"), 1):
+                    update(n)
+                    if isinstance(item, Reject):  # the input changed since pass 1
+                        raise item.error
+                    yield item
+
+            try:
+                write_splits(records(), plan, out, name)
+            except RecordError:
+                for leak in srep.leaks:
+                    err(f"  leak: {leak}")
+                raise
     if fmt is not None and name != fmt.name:
         err(f"  {fmt.name} cannot be written: the splits are in {name}")
-    for s in SPLITS:
-        write(parts[s], out / f"{s}.jsonl", format=name)
     err(f"split: read {srep.read} records ({name}), {srep.groups} groups joined into "
         f"{srep.joined_groups}; train {srep.counts['train']}, validation "
         f"{srep.counts['validation']}, test {srep.counts['test']}; no prompt in two splits")
@@ -239,27 +312,29 @@ def dedup(
 
     found: list[Any] = []
     head = iter_outcomes(input, "auto", on_format=found.append)
-    rejects: list[Any] = []
+    rejects = _Rejects()
     first = next(head, None)
     fmt = found[0] if found else None
 
-    def records() -> Any:
+    def records(update: Callable[[int], None]) -> Iterator[Any]:
         import itertools
 
-        for item in itertools.chain([first] if first is not None else [], head):
+        for n, item in enumerate(itertools.chain([first] if first is not None else [], head), 1):
+            update(n)
             if isinstance(item, Reject):
-                rejects.append(item)
+                rejects.add(item)
                 continue
             yield item
 
+    # streams: only a 16-byte digest per distinct record is kept, never the records
     drep = DedupReport()
-    with progress_counter(f"dedup {input}"):
-        write(run_dedup(records(), by.value, normalize, drep), output,
+    with progress_counter(f"dedup {input}") as update:
+        write(run_dedup(records(update), by.value, normalize, drep), output,
               format=_writable(fmt) if fmt is not None else "dialogkit")
     err(f"dedup by {by.value}{' (normalized)' if normalize else ''}: read "
         f"{drep.read + len(rejects)}, kept {drep.kept}, removed {drep.removed} duplicates, "
         f"rejected {len(rejects)}")
-    _report_rejects(rejects)
+    rejects.report()
 
 
 def build(

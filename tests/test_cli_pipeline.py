@@ -118,10 +118,24 @@ def test_split_oasst_by_tree(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     trees: dict[str, set[str]] = {}
     for n in ("train", "validation", "test"):
-        for row in rows(tmp_path / f"{n}.jsonl"):
-            trees.setdefault(row["metadata"]["message_tree_id"], set()).add(n)
+        for row in rows(tmp_path / f"{n}.jsonl"):  # oasst's flat export: one row per message
+            trees.setdefault(row["message_tree_id"], set()).add(n)
     assert len(trees) == 100 and all(len(v) == 1 for v in trees.values())
-    assert "oasst cannot be written: the splits are in dialogkit" in r.stderr.decode()
+    assert r.stderr.decode().startswith("split: read 899 records (oasst), 100 groups joined "
+                                        "into 100; ")
+
+
+def test_split_notes_a_read_only_format(tmp_path: Path) -> None:
+    path = shared_file("summarize_from_feedback", "comparisons_readme_example.jsonl")
+    r = run("split", str(path), "--out", str(tmp_path), "--train", "0", "--validation", "0")
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.decode().splitlines() == [
+        "  summarize-feedback cannot be written: the splits are in dialogkit",
+        "split: read 1 records (dialogkit), 1 groups joined into 1; train 0, validation 0, "
+        "test 1; no prompt in two splits",
+    ]
+    assert [x["kind"] for x in rows(tmp_path / "test.jsonl")] == ["comparison"]
+    assert rows(tmp_path / "train.jsonl") == []
 
 
 def test_split_bad_fractions(tmp_path: Path) -> None:
