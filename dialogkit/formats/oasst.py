@@ -85,9 +85,12 @@ objects; not converted to the hub's parallel lists).
   ``reasoning``/``tool_call_id``, ``tools``, a comparison's ``labeler`` and candidates'
   ``score``, a record ``id`` other than its leaf's (parent's for a comparison) message id, and
   other ``metadata`` keys have no place and are tallied as dropped (``--strict`` rejects).
-- A message id written before with other fields (text, parent, rank, ...) is a RecordError
-  (rule ``message conflict``), since a message is written once; a rejected record leaves the
-  set of written ids unchanged.
+- A message is written once, by the first record that holds it. A later record that gives
+  the same id another parent, role, text or tree is a RecordError (rule ``message
+  conflict``; a rejected record leaves the written ids unchanged); one that gives it other
+  fields (a ``rank`` from a comparison after a conversation wrote the message unranked, a
+  ``lang`` from its own metadata) keeps the first record's, and each such field is tallied as
+  dropped under its name (``--strict`` rejects the record).
 """
 
 from __future__ import annotations
@@ -387,7 +390,16 @@ _OUT_ROLES = {"user": "prompter", "assistant": "assistant"}
 _COMPUTED = frozenset({"message_id", "parent_id", "text", "role", "replies"})
 _OASST_META = frozenset({"message_tree_id", "tree_state", "lang", "messages", "candidates"})
 _DROPPED_MESSAGE_FIELDS = ("name", "weight", "reasoning", "tool_call_id")
-_WRITTEN = "oasst.written"  # WriteContext.state key: message id -> digest of the row written
+_WRITTEN = "oasst.written"  # WriteContext.state key: message id -> _Seen of the row written
+_STRUCTURE = ("message_id", "parent_id", "text", "role", "message_tree_id")
+
+
+@dataclass
+class _Seen:
+    """A written message: a digest of where it sits and what it says, and its other fields."""
+
+    structure: bytes
+    fields: dict[str, Any]
 
 
 @dataclass
@@ -531,22 +543,31 @@ def _write(fmt: OASST, record: Any, ctx: WriteContext) -> Rows:
     outs += [_Out(f"$.candidates[{j}]", c.messages[0], cand_ids[j], own_id, cand_metas[j],
                   ranks[j], c.model)
              for j, c in enumerate(cands)]
-    written: dict[str, bytes] = ctx.state.setdefault(_WRITTEN, {})
-    new: dict[str, bytes] = {}
+    written: dict[str, _Seen] = ctx.state.setdefault(_WRITTEN, {})
+    new: dict[str, _Seen] = {}
+    lost: list[str] = []
     rows = Rows()
     for out in outs:
         row = _row(out, tree_id, tree)
-        digest = hashlib.blake2b(orjson.dumps(row), digest_size=16).digest()
-        before = written.get(out.id, new.get(out.id))
+        seen = _Seen(
+            hashlib.blake2b(orjson.dumps([row[k] for k in _STRUCTURE]), digest_size=16).digest(),
+            {k: v for k, v in row.items() if k not in _STRUCTURE and v is not None},
+        )
+        before = new.get(out.id) or written.get(out.id)
         if before is None:
-            new[out.id] = digest
+            new[out.id] = seen
             rows.append(row)
-        elif before != digest:
+        elif before.structure != seen.structure:
             raise RecordError(
-                f"message {out.id!r} was already written with other fields; an OASST message "
-                "is written once, so every record must agree on it",
+                f"message {out.id!r} was written before with another parent, role, text or "
+                "tree; a message is written once, so records must agree on it",
                 loc=out.loc, rule="message conflict",
             )
+        else:  # the first record's fields stand; what this one says otherwise is lost
+            lost += [k for k in sorted({*before.fields, *seen.fields})
+                     if before.fields.get(k) != seen.fields.get(k)]
+    for key in lost:
+        ctx.drop(key)
     written.update(new)  # only once the whole record is accepted
     return rows
 
