@@ -49,7 +49,7 @@ from dialogkit.models import Conversation, InstructionDemo
 from dialogkit.ops.chat import as_conversation, record_extras, user_text
 from dialogkit.registry import Format, Options, WriteContext, build, register
 
-__all__ = ["FORMAT", "Alpaca", "add_metadata", "plain_turns"]
+__all__ = ["FORMAT", "Alpaca", "add_metadata", "plain_turns", "single_turn"]
 
 _ROW_KEYS = frozenset({"instruction", "input", "output", "system", "history"})
 _validate_demo = InstructionDemo.__pydantic_validator__.validate_python
@@ -115,6 +115,18 @@ def plain_turns(
     texts = [m.content or "" for m in rest]
     pairs = [(texts[k], texts[k + 1]) for k in range(0, len(texts) - 2, 2)]
     return system, pairs, texts[-2], texts[-1]
+
+
+def single_turn(conv: Conversation, fmt: str, ctx: WriteContext) -> tuple[str | None, str, str]:
+    """(system, user, assistant) of a one-exchange conversation; RecordError for more turns."""
+    system, pairs, user, assistant = plain_turns(conv, fmt, ctx)
+    if pairs:
+        raise RecordError(
+            f"format {fmt!r} holds one user turn and one assistant turn, "
+            f"got {len(pairs) + 1} of each",
+            loc="$.messages", rule="multi-turn not writable",
+        )
+    return system, user, assistant
 
 
 class Alpaca(Format):

@@ -25,7 +25,7 @@ from typing import Any
 
 from dialogkit.errors import RecordError, UsageError
 from dialogkit.formats._common import expect_object, field, leftovers
-from dialogkit.formats.alpaca import plain_turns
+from dialogkit.formats.alpaca import single_turn
 from dialogkit.models import InstructionDemo
 from dialogkit.ops.chat import as_conversation, record_extras
 from dialogkit.registry import Format, Options, WriteContext, build, register
@@ -130,11 +130,7 @@ class AlpacaText(Format):
             metadata = {**record_extras(record, ctx), **record.metadata}
         else:
             conv = as_conversation(record, ctx, self.name)
-            system, pairs, instruction, response = plain_turns(conv, self.name, ctx)
-            if pairs:
-                raise RecordError(f"format {self.name!r} holds one user and one assistant "
-                                  f"turn, got {len(pairs) + 1} of each", loc="$.messages",
-                                  rule="multi-turn not writable")
+            system, instruction, response = single_turn(conv, self.name, ctx)
             inp = None
             metadata = dict(conv.metadata)
         if system is not None:

@@ -27,7 +27,7 @@ from typing import Any
 
 from dialogkit.errors import RecordError, UsageError
 from dialogkit.formats._common import expect_object, field, leftovers
-from dialogkit.formats.alpaca import add_metadata, plain_turns
+from dialogkit.formats.alpaca import add_metadata, single_turn
 from dialogkit.models import InstructionDemo
 from dialogkit.ops.chat import as_conversation
 from dialogkit.registry import Format, Options, WriteContext, build, register
@@ -95,13 +95,7 @@ class Dolly(Format):
             demo = record
         else:
             conv = as_conversation(record, ctx, self.name)
-            system, pairs, user, assistant = plain_turns(conv, self.name, ctx)
-            if pairs:
-                raise RecordError(
-                    f"format {self.name!r} holds one user turn and one assistant turn, "
-                    f"got {len(pairs) + 1} of each",
-                    loc="$.messages", rule="multi-turn not writable",
-                )
+            system, user, assistant = single_turn(conv, self.name, ctx)
             demo = InstructionDemo.model_construct(
                 kind="demo", id=conv.id, prompt=user, input=None, response=assistant,
                 system=system, category=None, labeler=None, source=conv.source,

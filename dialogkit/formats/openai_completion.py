@@ -33,7 +33,7 @@ from typing import Any
 
 from dialogkit.errors import RecordError, UsageError
 from dialogkit.formats._common import apply_turn_policies, expect_object, field, leftovers
-from dialogkit.formats.alpaca import add_metadata, plain_turns
+from dialogkit.formats.alpaca import add_metadata, single_turn
 from dialogkit.models import Conversation
 from dialogkit.ops.chat import as_conversation
 from dialogkit.registry import Format, Options, WriteContext, build, register
@@ -109,13 +109,7 @@ class OpenAICompletion(Format):
     def write_record(self, record: Any, ctx: WriteContext) -> Any:
         opts = ctx.options
         conv = as_conversation(record, ctx, self.name)
-        system, pairs, user, assistant = plain_turns(conv, self.name, ctx)
-        if pairs:
-            raise RecordError(
-                f"format {self.name!r} holds one user turn and one assistant turn, "
-                f"got {len(pairs) + 1} of each",
-                loc="$.messages", rule="multi-turn not writable",
-            )
+        system, user, assistant = single_turn(conv, self.name, ctx)
         if system is not None:
             system_join = opts.get("system_join")
             if system_join is None:
