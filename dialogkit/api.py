@@ -51,6 +51,15 @@ class Report:
     first_errors: list[str] = field(default_factory=list)
     expanded: int = 0  # extra records a transform made (unpairing: 2 per pair)
 
+    def add(self, other: Report, keep: int = 10) -> None:
+        """Add another run's counts to these (the parts of a parallel run, in input order)."""
+        self.read += other.read
+        self.written += other.written
+        self.rejected += other.rejected
+        self.expanded += other.expanded
+        self.rejected_by_reason.update(other.rejected_by_reason)
+        self.first_errors.extend(other.first_errors[: max(0, keep - len(self.first_errors))])
+
     def reject(self, rej: Reject, keep: int = 10) -> None:
         """Count one reject under its rule and remember the first few messages."""
         self.rejected += 1
@@ -422,7 +431,8 @@ def _try_parallel(
         fmt_in = resolve_format(from_)
     if not fmt_in.reads or not per_row(fmt_in):
         return None
-    total, wctx = convert_parallel(
+    rep.format_in = fmt_in.name
+    return convert_parallel(
         str(src),
         dst,
         fmt_in,
@@ -432,13 +442,8 @@ def _try_parallel(
         rejects=rejects,
         jobs=jobs,
         transform=transform,
+        rep=rep,
     )
-    rep.format_in = fmt_in.name
-    rep.read, rep.written, rep.rejected = total.read, total.written, total.rejected
-    rep.expanded = total.expanded
-    rep.rejected_by_reason = total.by_reason
-    rep.first_errors = total.first_errors
-    return wctx
 
 
 def _finish(out_fmt: Format, dst: Any, rep: Report, report: Any, ctx: WriteContext) -> None:

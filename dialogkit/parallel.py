@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -87,18 +87,6 @@ def _range_rows(path: str, start: int, end: int, first_line: int) -> Iterator[Ro
 
 
 @dataclass
-class _PartResult:
-    read: int = 0
-    written: int = 0
-    rejected: int = 0
-    by_reason: Counter[str] = field(default_factory=Counter)
-    dropped: Counter[str] = field(default_factory=Counter)
-    first_errors: list[str] = field(default_factory=list)
-    error: RecordError | None = None
-    expanded: int = 0
-
-
-@dataclass
 class _Job:
     path: str
     start: int
@@ -114,11 +102,12 @@ class _Job:
     transform: Callable[[Any], Any] | None
 
 
-def _run_part(job: _Job) -> _PartResult:
-    """Convert one byte range into its part files with the same loop as a serial run."""
+def _run_part(job: _Job) -> tuple[Any, Counter[str], RecordError | None]:
+    """Convert one byte range into its part files with the same loop as a serial run; returns
+    its Report, the fields it dropped, and the error that stopped it (``on_error="raise"``)."""
     from dialogkit.api import Pipeline, Report
 
-    res = _PartResult()
+    error: RecordError | None = None
     rep = Report()
     ctx = WriteContext(options=job.options)
     rejects_file = open(job.rejects_part, "wb") if job.rejects_part else None  # noqa: SIM115
@@ -138,16 +127,11 @@ def _run_part(job: _Job) -> _PartResult:
                 run.feed_rows(job.fmt_in, _range_rows(job.path, job.start, job.end,
                                                       job.first_line))
             except RecordError as exc:  # on_error="raise": the parent raises the first one
-                res.error = exc
+                error = exc
     finally:
         if rejects_file is not None:
             rejects_file.close()
-    res.read, res.written, res.rejected = rep.read, rep.written, rep.rejected
-    res.expanded = rep.expanded
-    res.by_reason = rep.rejected_by_reason
-    res.first_errors = rep.first_errors
-    res.dropped = ctx.dropped
-    return res
+    return rep, ctx.dropped, error
 
 
 def per_row(fmt_in: Format) -> bool:
@@ -184,8 +168,10 @@ def convert_parallel(
     rejects: str | os.PathLike[str] | None,
     jobs: int,
     transform: Callable[[Any], Any] | None = None,
-) -> tuple[_PartResult, WriteContext]:
-    """Convert ``src`` with ``jobs`` forked workers; returns the summed result and context."""
+    rep: Any,
+) -> WriteContext:
+    """Convert ``src`` with ``jobs`` forked workers, adding their counts to ``rep`` (a Report);
+    returns the write context with the fields dropped."""
     ranges = line_ranges(str(src), jobs)
     tmpdir = tempfile.mkdtemp(
         prefix=".dialogkit-parts-", dir=None if dst in (None, "-") else Path(dst).parent
@@ -211,19 +197,13 @@ def convert_parallel(
         ctx = multiprocessing.get_context("fork")
         with ctx.Pool(len(parts)) as pool:
             results = pool.map(_run_part, parts, chunksize=1)
-        total = _PartResult()
+        for _, _, error in results:
+            if error is not None:
+                raise error
         wctx = WriteContext(options=options)
-        for r in results:
-            if r.error is not None:
-                raise r.error
-        for r in results:
-            total.read += r.read
-            total.written += r.written
-            total.rejected += r.rejected
-            total.expanded += r.expanded
-            total.by_reason.update(r.by_reason)
-            wctx.dropped.update(r.dropped)
-            total.first_errors.extend(r.first_errors[: max(0, 10 - len(total.first_errors))])
+        for part, dropped, _ in results:
+            rep.add(part)
+            wctx.dropped.update(dropped)
         with atomic_output(dst) as out:
             for job in parts:
                 with open(job.out_part, "rb") as f:
@@ -234,6 +214,6 @@ def convert_parallel(
                     assert job.rejects_part is not None
                     with open(job.rejects_part, "rb") as f:
                         shutil.copyfileobj(f, out, 1 << 20)
-        return total, wctx
+        return wctx
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
