@@ -1,4 +1,9 @@
-"""``dialogkit``: the canonical records themselves, one JSON object per line with a ``kind``."""
+"""``dialogkit``: canonical records, one JSON object per line with a ``kind``.
+
+Also reads the same records in the column layout dialogkit publishes as Parquet / ``datasets``
+(every column present and null where absent; ``metadata`` and ``tools`` as JSON text), so a
+published dataset's files convert like any other input.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +28,15 @@ class Canonical(Format):
         return 5 if isinstance(row, dict) and row.get("kind") in KINDS else 0
 
     def read_row(self, data: Any, opts: Options) -> Iterable[Any]:
+        if isinstance(data, dict) and (
+            isinstance(data.get("metadata"), str) or None in data.values()
+        ):
+            # a row of a dataset dialogkit published (Parquet, `datasets`): every column present,
+            # null where absent, metadata and tools as JSON text; hf.py reads that layout back
+            from dialogkit.hf import row_to_record
+
+            yield row_to_record(data)
+            return
         yield build_adapter(RecordAdapter, data)
 
     def write_record(self, record: Any, ctx: WriteContext) -> Any:
