@@ -146,6 +146,11 @@ def read_openai_call(call: Any, loc: str) -> dict[str, Any]:
         "name": field(fn, "name", str, floc),
         "arguments": field(fn, "arguments", str, floc),
     }
+    return finish_call(call, loc, out)
+
+
+def finish_call(call: dict[str, Any], loc: str, out: dict[str, Any]) -> dict[str, Any]:
+    """Add a tool call's optional ``id`` to ``out`` and check its ``type`` is ``function``."""
     call_id = optional_str(call, "id", loc)
     if call_id is not None:
         out["id"] = call_id

@@ -39,6 +39,7 @@ from dialogkit.formats.openai import (
     LOC,
     build_conversation,
     check_keys,
+    finish_call,
     finish_messages,
     optional_str,
     start_message,
@@ -83,15 +84,7 @@ def _read_call(call: Any, loc: str, remembered: dict[str, str], key: str) -> dic
             same = False
         if same:  # the exact text the record had before it was written as an object
             text = remembered[key]
-    out: dict[str, Any] = {"name": field(fn, "name", str, floc), "arguments": text}
-    call_id = optional_str(call, "id", loc)
-    if call_id is not None:
-        out["id"] = call_id
-    kind = call.get("type", "function")
-    if kind != "function":
-        raise RecordError(f"Expected 'function', got {kind!r}", loc=f"{loc}.type",
-                          rule="tool call type")
-    return out
+    return finish_call(call, loc, {"name": field(fn, "name", str, floc), "arguments": text})
 
 
 def _read_messages(items: list[Any], column: str, opts: Options, remembered: dict[str, str],
