@@ -1,25 +1,38 @@
 """The library's verbs: read, write, convert, validate; each returns or yields canonical records.
 
 ``convert`` and ``write`` return a :class:`Report` whose counts always add up:
-``read == written + rejected``.
+``read == written + rejected``. The loop itself lives in :mod:`dialogkit.pipeline`; this module
+adds the choice between one process and worker processes (:mod:`dialogkit.parallel`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import os
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
 from typing import Any
 
-import orjson
-
 from dialogkit.detect import SAMPLE_ROWS, detect_format
-from dialogkit.errors import RecordError, UsageError
-from dialogkit.io import Container, Row, atomic_output, container_for, make_sink, read_rows
-from dialogkit.registry import Format, Options, Reject, Rows, WriteContext, get_format
+from dialogkit.errors import UsageError
+from dialogkit.io import Container, Row, read_rows
+from dialogkit.pipeline import (
+    Pipeline,
+    Report,
+    Source,
+    check_on_error,
+    convert_serial,
+    finish,
+    iter_outcomes,
+    make_options,
+    open_source,
+    output_container,
+    prepare,
+    read,
+    resolve_format,
+    validate,
+    write,
+)
+from dialogkit.registry import Format, Options, WriteContext
 
 __all__ = [
     "Report",
@@ -33,196 +46,6 @@ __all__ = [
     "validate",
     "write",
 ]
-
-Source = str | os.PathLike[str] | Iterable[Any]
-
-
-@dataclass
-class Report:
-    """What a run did: records read, written, rejected (by reason), and fields dropped."""
-
-    read: int = 0
-    written: int = 0
-    rejected: int = 0
-    rejected_by_reason: Counter[str] = field(default_factory=Counter)
-    fields_dropped: Counter[str] = field(default_factory=Counter)
-    format_in: str | None = None
-    format_out: str | None = None
-    first_errors: list[str] = field(default_factory=list)
-    expanded: int = 0  # extra records a transform made (unpairing: 2 per pair)
-
-    def add(self, other: Report, keep: int = 10) -> None:
-        """Add another run's counts to these (the parts of a parallel run, in input order)."""
-        self.read += other.read
-        self.written += other.written
-        self.rejected += other.rejected
-        self.expanded += other.expanded
-        self.rejected_by_reason.update(other.rejected_by_reason)
-        self.first_errors.extend(other.first_errors[: max(0, keep - len(self.first_errors))])
-
-    def reject(self, rej: Reject, keep: int = 10) -> None:
-        """Count one reject under its rule and remember the first few messages."""
-        self.rejected += 1
-        self.rejected_by_reason[rej.error.rule] += 1
-        if len(self.first_errors) < keep:
-            self.first_errors.append(str(rej.error))
-
-    def to_json(self) -> dict[str, Any]:
-        """The ``--report`` document (keys in a fixed order).
-
-        ``read + expanded == written + rejected`` always; ``expanded`` is 0 unless a kind
-        transform makes several records of one (``--as unpaired``).
-        """
-        return {
-            "read": self.read,
-            "written": self.written,
-            "rejected": self.rejected,
-            "expanded": self.expanded,
-            "rejected_by_reason": dict(sorted(self.rejected_by_reason.items())),
-            "fields_dropped": dict(sorted(self.fields_dropped.items())),
-            "format_in": self.format_in,
-            "format_out": self.format_out,
-        }
-
-
-def _options(options: Options | None, kwargs: Mapping[str, Any]) -> Options:
-    opts = options or Options()
-    known = {f for f in Options.__dataclass_fields__ if f != "extra"}
-    direct = {k: v for k, v in kwargs.items() if k in known}
-    extra = {k: v for k, v in kwargs.items() if k not in known}
-    if direct or extra:
-        opts = replace(opts, **direct, extra={**opts.extra, **extra})
-    for name, allowed in (
-        ("unknown_role", ("reject", "drop", "map")),
-        ("empty_turn", ("reject", "drop", "keep")),
-        ("consecutive", ("reject", "merge", "keep")),
-    ):
-        if getattr(opts, name) not in allowed:
-            value = getattr(opts, name)
-            raise UsageError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
-    return opts
-
-
-def resolve_format(name: str | Format) -> Format:
-    """A Format from a name, alias or instance."""
-    return name if isinstance(name, Format) else get_format(name)
-
-
-def _rows(src: Source, container: Container | None) -> tuple[str, Iterator[Row | RecordError]]:
-    if isinstance(src, (str, os.PathLike)):
-        if str(src).startswith("hf:") or os.path.isdir(src):  # a Hub dataset or dataset folder
-            from dialogkit.hf import iter_hf_rows
-
-            name = str(src)
-            return name, (Row(d, name, n, n - 1, None) for d, n in iter_hf_rows(name))
-        return str(src), read_rows(src, container)
-    rows = (
-        r if isinstance(r, (Row, RecordError)) else Row(r, "<rows>", i + 1, i, None)
-        for i, r in enumerate(src)
-    )
-    return "<rows>", rows
-
-
-def open_source(
-    src: Source,
-    format: str | Format = "auto",
-    *,
-    container: Container | None = None,
-) -> tuple[Format, Iterator[Row | RecordError]]:
-    """The input format (detected from the first rows for ``auto``) and the rows of ``src``."""
-    name, rows = _rows(src, container)
-    if format == "auto":
-        head = list(itertools.islice(rows, SAMPLE_ROWS))
-        sample = [r.data for r in head if isinstance(r, Row)]
-        fmt = detect_format(sample, name)
-        rows = itertools.chain(head, rows)
-    else:
-        fmt = resolve_format(format)
-        if not fmt.reads:
-            raise UsageError(f"format {fmt.name!r} can only be written")
-    return fmt, rows
-
-
-def iter_outcomes(
-    src: Source,
-    format: str | Format = "auto",
-    options: Options | None = None,
-    *,
-    container: Container | None = None,
-    on_format: Callable[[Format], None] | None = None,
-    **kwargs: Any,
-) -> Iterator[Any]:
-    """Records and Rejects from a file, ``-`` or an iterable of rows, in input order."""
-    opts = _options(options, kwargs)
-    fmt, rows = open_source(src, format, container=container)
-    if on_format is not None:
-        on_format(fmt)
-    yield from fmt.read(rows, opts)
-
-
-def read(
-    src: Source,
-    format: str | Format = "auto",
-    *,
-    on_error: str = "raise",
-    options: Options | None = None,
-    **kwargs: Any,
-) -> Iterator[Any]:
-    """Yield canonical records from a path, ``-`` (stdin) or an iterable of rows (dicts).
-
-    With ``on_error="raise"`` the first bad row raises its RecordError; with ``"skip"`` bad rows
-    are passed over (use :func:`convert` to keep them in a rejects file).
-
-    Example:
-        >>> rows = [{"instruction": "Say hi", "input": "", "output": "Hi"}]
-        >>> [r.kind for r in read(rows, format="alpaca")]
-        ['demo']
-    """
-    _check_on_error(on_error)
-    for item in iter_outcomes(src, format, options, **kwargs):
-        if isinstance(item, Reject):
-            if on_error == "raise":
-                raise item.error
-            continue
-        yield item
-
-
-def _check_on_error(on_error: str) -> None:
-    if on_error not in ("raise", "skip"):
-        raise UsageError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
-
-
-def _output_container(fmt: Format, dst: Any, container: Container | None) -> Container:
-    if container is not None:
-        return container
-    if dst is not None and str(dst) != "-":
-        by_suffix = container_for(dst)
-        if by_suffix is not None:
-            return by_suffix
-    return fmt.container
-
-
-def write(
-    records: Iterable[Any],
-    dst: str | os.PathLike[str] | None,
-    format: str | Format = "dialogkit",
-    *,
-    container: Container | None = None,
-    on_error: str = "raise",
-    options: Options | None = None,
-    **kwargs: Any,
-) -> Report:
-    """Write canonical records to ``dst`` (``-``/None = stdout) in ``format``, atomically."""
-    return convert(
-        records,
-        dst,
-        from_=None,
-        to=format,
-        container=container,
-        on_error=on_error,
-        options=options,
-        **kwargs,
-    )
 
 
 def convert(
@@ -249,8 +72,8 @@ def convert(
     (each unchanged, with its reason) and the run goes on. ``report`` gets the Report as JSON.
     ``jobs`` > 1 converts a large JSONL file with that many worker processes (same bytes out).
     """
-    _check_on_error(on_error)
-    opts = _options(options, kwargs)
+    check_on_error(on_error)
+    opts = make_options(options, kwargs)
     out_fmt = resolve_format(to)
     if not out_fmt.writes:
         raise UsageError(f"format {out_fmt.name!r} can only be read")
@@ -271,131 +94,22 @@ def convert(
             rep,
         )
         if done:
-            _finish(out_fmt, dst, rep, report, done)
+            finish(out_fmt, dst, rep, report, done)
             return rep
-    ctx = WriteContext(options=opts)
-    out_container = _output_container(out_fmt, dst, container)
-    if from_ is None:
-        if isinstance(src, (str, os.PathLike)):
-            raise UsageError("from_=None takes records, not a path; pass from_='dialogkit'")
-        rep.format_in = "dialogkit"
-        fmt_in: Format | None = None
-        rows: Iterable[Any] = records_as_outcomes(src)
-    else:
-        fmt_in, rows = open_source(src, from_, container=input_container)
-        rep.format_in = fmt_in.name
-    with contextlib.ExitStack() as stack:
-        reject_sink = None
-        if rejects is not None:
-            reject_sink = make_sink(stack.enter_context(atomic_output(rejects)), "jsonl")
-        with atomic_output(dst) as out:
-            sink = make_sink(out, out_container)
-            run = Pipeline(out_fmt, ctx, sink, rep, on_error, reject_sink, progress, transform)
-            if fmt_in is None:
-                run.feed(rows)
-            else:
-                run.feed_rows(fmt_in, rows)
-            sink.close()
-    _finish(out_fmt, dst, rep, report, ctx)
-    return rep
-
-
-class Pipeline:
-    """The convert loop: records in, output rows to a sink, rejects handled, counts kept.
-
-    Shared by the serial path and each parallel worker. The per-row path calls
-    :meth:`Format.read_one` and :meth:`Format.write_one` directly, one flat loop with no
-    generator between reader and writer (it is the hot path).
-    """
-
-    def __init__(
-        self,
-        out_fmt: Format,
-        ctx: WriteContext,
-        sink: Any,
-        rep: Report,
-        on_error: str,
-        reject_sink: Any = None,
-        progress: Callable[[int], None] | None = None,
-        transform: Callable[[Any], Any] | None = None,
-    ) -> None:
-        self.out_fmt = out_fmt
-        self.ctx = ctx
-        self.sink = sink
-        self.rep = rep
-        self.on_error = on_error
-        self.reject_sink = reject_sink
-        self.progress = progress
-        self.transform = transform
-        self.system = ctx.options.system
-
-    def reject(self, rej: Reject) -> None:
-        """Raise (``on_error="raise"``) or count the reject and write it to the rejects file."""
-        if self.on_error == "raise":
-            raise rej.error
-        self.rep.reject(rej)
-        if self.reject_sink is not None:
-            self.reject_sink.write(rej.to_json())
-
-    def feed_rows(self, fmt_in: Format, rows: Iterable[Any]) -> None:
-        """Read ``rows`` with ``fmt_in`` and write every record."""
-        opts = self.ctx.options
-        if not fmt_in.per_row:
-            self.feed(fmt_in.read(rows, opts))
-            return
-        read_one = fmt_in.read_one
-        one = self.one
-        # provenance costs a model per record: set it only when something will look at it
-        with_source = self.out_fmt.uses_source or self.system is not None or (
-            self.transform is not None
-        )
-        for row in rows:
-            for item in read_one(row, opts, with_source):
-                one(item, row)
-
-    def feed(self, items: Iterable[Any]) -> None:
-        """Write every record (or count every Reject) of ``items``."""
-        one = self.one
-        for item in items:
-            one(item)
-
-    def one(self, item: Any, row: Any = None) -> None:
-        """One read outcome: a Reject, or a record to transform and write (``row``, when
-        given, locates a writer's error for a record that carries no provenance)."""
-        rep = self.rep
-        rep.read += 1
-        if self.progress is not None:
-            self.progress(rep.read)
-        if isinstance(item, Reject):
-            self.reject(item)
-            return
-        if self.system is None and self.transform is None:
-            records = (item,)
-        else:
-            records = prepare(item, self.system, self.transform)  # type: ignore[assignment]
-            rep.expanded += len(records) - 1
-        for rec in records:
-            if isinstance(rec, Reject):
-                self.reject(rec)
-                continue
-            out = self.out_fmt.write_one(rec, self.ctx)
-            if isinstance(out, Reject):
-                if row is not None and isinstance(row, Row):
-                    out.error.at(source=row.source, line=row.line)
-                self.reject(out)
-                continue
-            if type(out) is Rows:  # a stateful writer's rows for this record: several or none
-                for each in out:
-                    self.sink.write(each)
-            else:
-                self.sink.write(out)
-            rep.written += 1  # records, not rows
-
-
-def _write_report(rep: Report, report: str | os.PathLike[str] | None) -> None:
-    if report is not None:
-        with atomic_output(report) as out:
-            out.write(orjson.dumps(rep.to_json(), option=orjson.OPT_INDENT_2) + b"\n")
+    return convert_serial(
+        src,
+        dst,
+        from_,
+        out_fmt,
+        on_error=on_error,
+        rejects=rejects,
+        report=report,
+        container=container,
+        input_container=input_container,
+        options=opts,
+        progress=progress,
+        transform=transform,
+    )
 
 
 def _try_parallel(
@@ -413,11 +127,11 @@ def _try_parallel(
     rep: Report,
 ) -> WriteContext | None:
     """Run convert with worker processes when the input allows it; None when it does not."""
-    from dialogkit.parallel import can_split, convert_parallel, per_row
+    from dialogkit.parallel import can_split, convert_parallel, per_row  # forks: load on use
 
     if out_fmt.stateful:  # its rows depend on earlier records (oasst): one process sees all
         return None
-    out_container = _output_container(out_fmt, dst, container)
+    out_container = output_container(out_fmt, dst, container)
     if not can_split(src, out_container, input_container, jobs):
         return None  # checked before detection, which would consume stdin
     if from_ == "auto":
@@ -446,59 +160,3 @@ def _try_parallel(
     )
 
 
-def _finish(out_fmt: Format, dst: Any, rep: Report, report: Any, ctx: WriteContext) -> None:
-    rep.fields_dropped = ctx.dropped
-    finish = getattr(out_fmt, "finish", None)
-    if finish is not None and dst is not None and str(dst) != "-":
-        finish(dst, ctx)
-    _write_report(rep, report)
-
-
-def prepare(item: Any, system: str | None, transform: Callable[[Any], Any] | None) -> list[Any]:
-    """One read record after ``--system`` and a kind transform (``--as``): records or a Reject.
-
-    A transform may return one record or a list (unpairing makes two); a RecordError it raises
-    rejects the record with its reason.
-    """
-    if system is not None:
-        from dialogkit.ops.chat import add_system
-
-        item = add_system(item, system)
-    if transform is None:
-        return [item]
-    try:
-        out = transform(item)
-    except RecordError as exc:
-        src = item.source
-        exc.at(source=src.file if src else None, line=src.line if src else None)
-        return [Reject(exc, record=item)]
-    return out if isinstance(out, list) else [out]
-
-
-def records_as_outcomes(records: Iterable[Any]) -> Iterator[Any]:
-    """Canonical records passed through (dicts are validated as canonical records first)."""
-    from dialogkit.formats.canonical import FORMAT as canonical
-
-    for i, rec in enumerate(records):
-        if isinstance(rec, dict):
-            yield from canonical.read([Row(rec, "<records>", i + 1, i, None)], Options())
-        else:
-            yield rec
-
-
-def validate(
-    src: Source, format: str | Format = "auto", *, options: Options | None = None, **kwargs: Any
-) -> Report:
-    """Check every record of ``src``; the Report counts valid (``written``) and invalid ones."""
-    rep = Report()
-
-    def seen(fmt: Format) -> None:
-        rep.format_in = fmt.name
-
-    for item in iter_outcomes(src, format, options, on_format=seen, **kwargs):
-        rep.read += 1
-        if isinstance(item, Reject):
-            rep.reject(item)
-        else:
-            rep.written += 1
-    return rep

@@ -23,6 +23,7 @@ from typing import Any
 __all__ = [
     "DetectionError",
     "DialogkitError",
+    "HubError",
     "MissingDependencyError",
     "ParseError",
     "RecordError",
@@ -140,3 +141,7 @@ class MissingDependencyError(DialogkitError, ImportError):
     def __init__(self, package: str, purpose: str, extra: str | None = None) -> None:
         target = f"dialogkit[{extra}]" if extra else package
         super().__init__(f"{purpose} needs {package!r}: pip install '{target}'")
+
+
+class HubError(DialogkitError):
+    """A Hub or ``datasets`` operation failed (unreachable, refused, not found); exit code 1."""

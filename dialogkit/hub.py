@@ -31,8 +31,8 @@ from typing import Any
 
 import orjson
 
-from dialogkit.errors import DialogkitError, UsageError
-from dialogkit.hf import HubError, features_for, record_to_row
+from dialogkit.errors import DialogkitError, HubError, UsageError
+from dialogkit.layout import features_for, record_to_row
 
 __all__ = [
     "ExportResult",
@@ -324,7 +324,7 @@ def export_folder(
     options: Any = None,
 ) -> ExportResult:
     """Write a Hub-ready dataset repository for ``inputs`` to ``out`` (atomically)."""
-    from dialogkit.api import read
+    from dialogkit.pipeline import read
 
     if not re.fullmatch(r"[\w.-]+", config):
         raise UsageError(f"--config must be letters, digits, '-', '_' or '.', got {config!r}")

@@ -105,7 +105,7 @@ class _Job:
 def _run_part(job: _Job) -> tuple[Any, Counter[str], RecordError | None]:
     """Convert one byte range into its part files with the same loop as a serial run; returns
     its Report, the fields it dropped, and the error that stopped it (``on_error="raise"``)."""
-    from dialogkit.api import Pipeline, Report
+    from dialogkit.pipeline import Pipeline, Report
 
     error: RecordError | None = None
     rep = Report()

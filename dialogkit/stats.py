@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dialogkit.api import iter_outcomes
+from dialogkit.pipeline import iter_outcomes
 from dialogkit.registry import Options, Reject
 
 __all__ = ["Stats", "collect", "percentiles"]

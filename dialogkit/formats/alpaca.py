@@ -39,12 +39,12 @@ from typing import Any
 
 from dialogkit.errors import RecordError
 from dialogkit.formats._common import (
-    apply_turn_policies,
     expect_object,
     field,
     leftovers,
     type_name,
 )
+from dialogkit.formats._messages import policy_messages
 from dialogkit.models import Conversation, InstructionDemo
 from dialogkit.ops.chat import as_conversation, record_extras, user_text
 from dialogkit.registry import Format, Options, WriteContext, build, register
@@ -209,7 +209,7 @@ class Alpaca(Format):
         locs.append("$.instruction")
         messages.append({"role": "assistant", "content": output})
         locs.append("$.output")
-        messages = apply_turn_policies(messages, locs, opts)
+        messages = policy_messages(messages, locs, opts)
         if system is not None:
             messages.insert(0, {"role": "system", "content": system})
         metadata = leftovers(row, known)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from dialogkit.layout import row_to_record
 from dialogkit.models import KINDS, RecordAdapter
 from dialogkit.registry import Format, Options, WriteContext, build_adapter, register
 
@@ -32,9 +33,7 @@ class Canonical(Format):
             isinstance(data.get("metadata"), str) or None in data.values()
         ):
             # a row of a dataset dialogkit published (Parquet, `datasets`): every column present,
-            # null where absent, metadata and tools as JSON text; hf.py reads that layout back
-            from dialogkit.hf import row_to_record
-
+            # null where absent, metadata and tools as JSON text
             yield row_to_record(data)
             return
         yield build_adapter(RecordAdapter, data)

@@ -43,13 +43,13 @@ import orjson
 
 from dialogkit.errors import RecordError, UsageError
 from dialogkit.formats._common import (
-    apply_turn_policies,
     expect_object,
     field,
     leftovers,
     resolve_role,
     type_name,
 )
+from dialogkit.formats._messages import policy_messages
 from dialogkit.formats.openai_preference import dump_message, put_extras, read_messages, take_ids
 from dialogkit.io import atomic_output
 from dialogkit.models import Message, PreferencePair, UnpairedExample
@@ -113,7 +113,7 @@ def _sharegpt_turns(value: Any, loc: str, opts: Options) -> list[dict[str, Any]]
                                   rule="system turn position")
             msgs.append(m)
             locs.append(f"{loc}[{i}]")
-    return apply_turn_policies(msgs, locs, opts)
+    return policy_messages(msgs, locs, opts)
 
 
 def _answer(value: Any, loc: str, opts: Options, sharegpt: bool) -> list[dict[str, Any]]:
@@ -170,7 +170,7 @@ def _alpaca_prompt(d: dict[str, Any], opts: Options) -> list[dict[str, Any]]:
         locs += [f"{loc}[0]", f"{loc}[1]"]
     msgs.append({"role": "user", "content": f"{instruction}\n{query}" if query else instruction})
     locs.append("$.instruction")
-    return apply_turn_policies(msgs, locs, opts)
+    return policy_messages(msgs, locs, opts)
 
 
 def _layout_of(d: dict[str, Any]) -> str | None:
@@ -353,10 +353,10 @@ class LlamaFactory(Format):
             metadata["_llamafactory"] = layout
         if "chosen" in d or "rejected" in d:
             if layout == "alpaca":
-                chosen = apply_turn_policies(
+                chosen = policy_messages(
                     [{"role": "assistant", "content": field(d, "chosen", str, "$")}],
                     ["$.chosen"], opts)
-                rejected = apply_turn_policies(
+                rejected = policy_messages(
                     [{"role": "assistant", "content": field(d, "rejected", str, "$")}],
                     ["$.rejected"], opts)
             else:
@@ -367,7 +367,7 @@ class LlamaFactory(Format):
             return
         label = field(d, kto_key, bool, "$")
         if layout == "alpaca":
-            completion = apply_turn_policies(
+            completion = policy_messages(
                 [{"role": "assistant", "content": field(d, "output", str, "$")}], ["$.output"],
                 opts)
         else:

@@ -32,7 +32,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from dialogkit.errors import RecordError, UsageError
-from dialogkit.formats._common import apply_turn_policies, expect_object, field, leftovers
+from dialogkit.formats._common import expect_object, field, leftovers
+from dialogkit.formats._messages import policy_messages
 from dialogkit.formats.alpaca import add_metadata, single_turn
 from dialogkit.models import Conversation
 from dialogkit.ops.chat import as_conversation
@@ -100,7 +101,7 @@ class OpenAICompletion(Format):
         prompt = _strip(prompt, _marker(opts, "prompt_separator"), "prompt", "prompt_separator",
                         strict)
         completion = _strip(completion, _marker(opts, "stop"), "completion", "stop", strict)
-        messages = apply_turn_policies(
+        messages = policy_messages(
             [{"role": "user", "content": prompt}, {"role": "assistant", "content": completion}],
             ["$.prompt", "$.completion"], opts,
         )

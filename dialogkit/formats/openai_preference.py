@@ -23,13 +23,13 @@ import orjson
 
 from dialogkit.errors import RecordError
 from dialogkit.formats._common import (
-    apply_turn_policies,
     expect_object,
     field,
     leftovers,
     resolve_role,
     type_name,
 )
+from dialogkit.formats._messages import policy_messages
 from dialogkit.formats.openai import write_message
 from dialogkit.models import Message, PreferencePair
 from dialogkit.registry import Format, Options, WriteContext, build, register
@@ -101,7 +101,7 @@ def read_messages(value: Any, loc: str, opts: Options) -> list[dict[str, Any]]:
         if m is not None:
             msgs.append(m)
             locs.append(f"{loc}[{i}]")
-    return apply_turn_policies(msgs, locs, opts)
+    return policy_messages(msgs, locs, opts)
 
 
 def dump_message(m: Message, ctx: WriteContext) -> dict[str, Any]:

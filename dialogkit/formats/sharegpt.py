@@ -35,7 +35,7 @@ import orjson
 
 from dialogkit.errors import RecordError
 from dialogkit.formats._common import expect_object, field, leftovers, resolve_role, type_name
-from dialogkit.formats.openai import LOC, build_conversation, finish_messages
+from dialogkit.formats._messages import Turn, build_conversation, finish_messages
 from dialogkit.models import Message
 from dialogkit.ops.chat import as_conversation
 from dialogkit.registry import Format, Options, WriteContext, register
@@ -65,7 +65,6 @@ DEFAULT_NAMES: dict[str, str] = {
 }
 FUNCTION_CALL = "function_call"
 MARKER = "_sharegpt"
-_EXTRA = "_extra"  # private key: a turn's keys besides role and content
 _DEFAULT_KEYS = {"messages": "conversations", "role": "from", "content": "value"}
 
 
@@ -166,10 +165,10 @@ class ShareGPT(Format):
         turns = field(row, mkey, list)
         marker: dict[str, Any] = {}
         known = {mkey, "tools"}
-        messages: list[dict[str, Any]] = []
+        messages: list[Turn] = []
         system = row.get("system")
         if isinstance(system, str) and system != "":
-            messages.append({"role": "system", "content": system, LOC: "$.system"})
+            messages.append(Turn({"role": "system", "content": system}, "$.system"))
             marker["system"] = "column"
             known.add("system")
         elif system is not None and not isinstance(system, str):
@@ -189,16 +188,13 @@ class ShareGPT(Format):
             msg: dict[str, Any]
             if raw == FUNCTION_CALL:
                 msg = {"role": "assistant", "content": None,
-                       "tool_calls": read_function_call(value, f"{loc}.{ctag}"), LOC: loc}
+                       "tool_calls": read_function_call(value, f"{loc}.{ctag}")}
             else:
-                msg = {"role": role, "content": value, LOC: loc}
+                msg = {"role": role, "content": value}
                 names.setdefault(role, set()).add(raw)
-            extra = leftovers(turn, (rtag, ctag))
-            if extra:
-                msg[_EXTRA] = extra
-            messages.append(msg)
+            messages.append(Turn(msg, loc, leftovers(turn, (rtag, ctag)) or None))
         messages = finish_messages(messages, opts)
-        extras = [m.get(_EXTRA) for m in messages]
+        extras = [t.tag for t in messages]
         if any(extras):
             marker["turns"] = extras
         if keys != _DEFAULT_KEYS:

@@ -35,8 +35,8 @@ import orjson
 
 from dialogkit.errors import RecordError, UsageError
 from dialogkit.formats._common import expect_object, field, leftovers, type_name
-from dialogkit.formats.openai import (
-    LOC,
+from dialogkit.formats._messages import (
+    Turn,
     build_conversation,
     check_keys,
     finish_call,
@@ -52,7 +52,6 @@ __all__ = ["FORMAT", "TRL", "TRL_TYPES"]
 
 TRL_TYPES = ("messages", "prompt-completion", "text")
 MARKER = "_trl"
-_PART = "_part"  # private key: which column a message came from (prompt or completion)
 MESSAGE_KEYS = ("role", "content", "name", "tool_calls", "tool_call_id", "thinking")
 _CALL_KEYS = ("id", "type", "function")
 _FUNCTION_KEYS = ("name", "arguments")
@@ -88,9 +87,10 @@ def _read_call(call: Any, loc: str, remembered: dict[str, str], key: str) -> dic
 
 
 def _read_messages(items: list[Any], column: str, opts: Options, remembered: dict[str, str],
-                   start: int = 0) -> list[dict[str, Any]]:
-    """TRL message objects (``None`` values count as absent, as Arrow writes them)."""
-    out: list[dict[str, Any]] = []
+                   start: int = 0) -> list[Turn]:
+    """TRL message objects as turns tagged with their column (``None`` values count as absent,
+    as Arrow writes them)."""
+    out: list[Turn] = []
     for i, m in enumerate(items):
         loc = f"$.{column}[{i}]"
         m = expect_object(m, loc)
@@ -98,7 +98,6 @@ def _read_messages(items: list[Any], column: str, opts: Options, remembered: dic
         msg = start_message(m, loc, MESSAGE_KEYS, opts)
         if msg is None:
             continue
-        msg[_PART] = column
         for key in ("name", "tool_call_id"):
             if key in m:
                 msg[key] = field(m, key, str, loc)
@@ -110,7 +109,7 @@ def _read_messages(items: list[Any], column: str, opts: Options, remembered: dic
                 _read_call(c, f"{loc}.tool_calls[{j}]", remembered, f"{start + i}.{j}")
                 for j, c in enumerate(calls)
             ]
-        out.append(msg)
+        out.append(Turn(msg, loc, column))
     return out
 
 
@@ -177,9 +176,9 @@ class TRL(Format):
             prompt, completion = row["prompt"], row["completion"]
             if isinstance(prompt, str) and isinstance(completion, str):
                 messages = [
-                    {"role": "user", "content": prompt, LOC: "$.prompt", _PART: "prompt"},
-                    {"role": "assistant", "content": completion, LOC: "$.completion",
-                     _PART: "completion"},
+                    Turn({"role": "user", "content": prompt}, "$.prompt", "prompt"),
+                    Turn({"role": "assistant", "content": completion}, "$.completion",
+                         "completion"),
                 ]
                 marker.update({"type": "prompt-completion", "format": "standard"})
             elif isinstance(prompt, list) and isinstance(completion, list):
@@ -205,7 +204,7 @@ class TRL(Format):
             )
         messages = finish_messages(messages, opts)
         if marker.get("type") == "prompt-completion" and "format" not in marker:
-            marker["prompt_len"] = sum(1 for m in messages if m.get(_PART) == "prompt")
+            marker["prompt_len"] = sum(1 for t in messages if t.tag == "prompt")
         tools = _read_tools(row, marker)
         record_id = optional_str(row, "id", "$")
         metadata = leftovers(row, {*known, "tools", "id", MARKER})

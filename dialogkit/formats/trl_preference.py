@@ -51,12 +51,12 @@ from typing import Any
 
 from dialogkit.errors import RecordError, UsageError
 from dialogkit.formats._common import (
-    apply_turn_policies,
     expect_object,
     field,
     leftovers,
     type_name,
 )
+from dialogkit.formats._messages import policy_messages
 from dialogkit.formats.openai_preference import (
     dump_messages,
     put_extras,
@@ -138,7 +138,7 @@ def _same_style(value: Any, style: str, loc: str, first: str) -> None:
 
 
 def _text_turn(text: str, role: str, loc: str, opts: Options) -> list[dict[str, Any]]:
-    return apply_turn_policies([{"role": role, "content": text}], [loc], opts)
+    return policy_messages([{"role": role, "content": text}], [loc], opts)
 
 
 def _prompt_turns(value: Any, style: str, loc: str, opts: Options) -> list[dict[str, Any]]:

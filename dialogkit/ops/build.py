@@ -194,7 +194,7 @@ def _check_formats(recipe: Recipe, where: Path) -> None:
 
 def _read_source(name: str, spec: SourceSpec, base: Path, on_error: str,
                  counts: dict[str, Any]) -> list[Any]:
-    from dialogkit.api import iter_outcomes
+    from dialogkit.pipeline import iter_outcomes
 
     path = spec.path if os.path.isabs(spec.path) else str(base / spec.path)
     if not Path(path).is_file():
@@ -226,12 +226,12 @@ def build(recipe_path: str | os.PathLike[str], output: str | os.PathLike[str] | 
 
     ``output`` overrides the recipe's ``output`` (a path relative to the current folder).
     """
-    from dialogkit.api import write
     from dialogkit.ops.convert_kinds import to_prompt
     from dialogkit.ops.dedup import DedupReport, dedup, prompt_key
     from dialogkit.ops.merge import sample_positions, to_sft
     from dialogkit.ops.pairs import PairReport, iter_pairs
     from dialogkit.ops.split import SPLITS, SplitReport, assign_groups, find_leaks, fractions
+    from dialogkit.pipeline import write
 
     recipe = load_recipe(recipe_path)
     base = Path(recipe_path).resolve().parent

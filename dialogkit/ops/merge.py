@@ -159,7 +159,7 @@ def merge(
     sources: Iterable[MergeSource], seed: int = 0, report: MergeReport | None = None
 ) -> Iterator[Conversation | Reject]:
     """Conversations from every source, weighted, in source order (Rejects for bad records)."""
-    from dialogkit.api import iter_outcomes
+    from dialogkit.pipeline import iter_outcomes
     from dialogkit.registry import Format
 
     rep = report if report is not None else MergeReport()

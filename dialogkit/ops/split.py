@@ -327,8 +327,8 @@ def write_splits(
     splits; otherwise RecordError is raised, no file is left, and a folder this call created
     is removed. Returns the records written per split.
     """
-    from dialogkit.api import Pipeline, Report, resolve_format
     from dialogkit.io import atomic_output, make_sink
+    from dialogkit.pipeline import Pipeline, Report, resolve_format
     from dialogkit.registry import Options, WriteContext
 
     fmt = resolve_format(format)

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 import pytest
 
-from dialogkit import cli_pipeline as cli
+from dialogkit.cli import pipeline as cli
 
 MB = 1 << 20
 RECORDS = 8_000  # ~2.8 KB each: ~22 MB

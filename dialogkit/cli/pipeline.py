@@ -24,7 +24,7 @@ from typing import Annotated, Any
 
 import typer
 
-from dialogkit.cli_common import err, guarded, progress_counter
+from dialogkit.cli.common import err, guarded, progress_counter
 
 __all__ = ["register"]
 

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from dialogkit.cli_common import OnError, err, guarded, progress_counter
+from dialogkit.cli.common import OnError, err, guarded, progress_counter
 
 __all__ = ["register"]
 

@@ -1,12 +1,10 @@
-"""The ``dialogkit`` command: a thin typer layer over the library (no format logic here).
+"""``convert``, ``validate``, ``formats``, ``schema`` and ``inspect``: records in, records out.
 
-Exit codes: 0 ok, 1 bad data, 2 bad usage. Data on stdout, diagnostics on stderr. Heavy imports
-happen inside the commands so ``dialogkit --help`` stays fast.
+Heavy imports happen inside the commands so ``dialogkit --help`` stays fast.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
 import sys
@@ -16,19 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from dialogkit.cli_common import OnError, err, guarded, progress_counter
-
-app = typer.Typer(
-    name="dialogkit",
-    help="Turn messy LLM post-training data into clean, validated, chat-format datasets.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
-
-# command modules that add themselves with register(app); each imports only typer at module level
-_PLUGINS: list[str] = ["dialogkit.cli_pipeline", "dialogkit.cli_hub", "dialogkit.cli_render"]
+from dialogkit.cli.common import OnError, err, guarded, progress_counter
 
 
 class UnknownRole(str, Enum):
@@ -144,8 +130,6 @@ def _options(
     return Options(**kwargs)
 
 
-@app.command()
-@guarded
 def convert(
     input: Annotated[str, typer.Argument(help="Input file, or - for stdin.")],
     output: Annotated[str, typer.Argument(help="Output file, or - for stdout.")] = "-",
@@ -235,8 +219,6 @@ def convert(
         err(f"  field dropped from {n} records: {name}")
 
 
-@app.command()
-@guarded
 def validate(
     input: Annotated[str, typer.Argument(help="Input file, or - for stdin.")],
     from_: FromOpt = "auto",
@@ -264,8 +246,6 @@ def validate(
         raise typer.Exit(1)
 
 
-@app.command()
-@guarded
 def formats() -> None:
     """List every format with the kinds it reads and writes."""
     from rich.console import Console
@@ -286,8 +266,6 @@ def formats() -> None:
     Console(width=200).print(table)
 
 
-@app.command()
-@guarded
 def schema(
     out: Annotated[Path, typer.Option("--out", help="Folder for the *.schema.json files.")],
 ) -> None:
@@ -298,8 +276,6 @@ def schema(
     err(f"wrote {len(paths)} schemas to {out}")
 
 
-@app.command()
-@guarded
 def inspect(
     input: Annotated[str, typer.Argument(help="Input file, or - for stdin.")],
     from_: FromOpt = "auto",
@@ -354,18 +330,10 @@ def _cores() -> int:
     return max(1, min(n, 4))
 
 
-def _load_plugins() -> None:
-    for mod in _PLUGINS:
-        importlib.import_module(mod).register(app)
-
-
-_load_plugins()
-
-
-def main() -> None:
-    """Entry point of the ``dialogkit`` script."""
-    try:
-        app()
-    except BrokenPipeError:  # e.g. `dialogkit convert ... | head`
-        sys.stderr.close()
-        sys.exit(0)
+def register(app: typer.Typer) -> None:
+    """Add convert, validate, formats, schema and inspect to the ``dialogkit`` app."""
+    app.command()(guarded(convert))
+    app.command()(guarded(validate))
+    app.command()(guarded(formats))
+    app.command()(guarded(schema))
+    app.command()(guarded(inspect))

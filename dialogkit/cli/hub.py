@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from dialogkit.cli_common import err, guarded
+from dialogkit.cli.common import err, guarded
 
 __all__ = ["register"]
 
