@@ -1,4 +1,4 @@
-"""Helpers shared by the format modules: typed field access with exact errors, turn policies.
+"""Helpers shared by the format modules: typed field access with exact errors, roles, extras.
 
 Errors follow one template: ``Expected `str`, got `int` - at $.output``. Paths are JSON paths
 into the *source* row, so a user can find the field in their own file.
