@@ -1,46 +1,69 @@
 """dialogkit: messy LLM post-training data in, clean validated chat-format datasets out.
 
-The public API is curated here; ``import dialogkit`` never imports ``datasets``, ``pyarrow`` or
-``jinja2``: the functions that need them are loaded on first use (PEP 562 ``__getattr__``).
+The public API is curated here. ``import dialogkit`` imports nothing heavy (not pydantic, not
+``datasets``, ``pyarrow``, ``jinja2``, ``rich`` or ``yaml``): every public name is loaded on first
+use (PEP 562 ``__getattr__``), and the models build their validators on first use too.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dialogkit.api import Report, convert, read, validate, write
-from dialogkit.errors import (
-    DetectionError,
-    DialogkitError,
-    MissingDependencyError,
-    ParseError,
-    RecordError,
-    TemplateError,
-    UnknownFormatError,
-    UsageError,
-)
-from dialogkit.models import (
-    Candidate,
-    Comparison,
-    Conversation,
-    InstructionDemo,
-    Message,
-    PreferencePair,
-    PromptOnly,
-    Record,
-    Source,
-    ToolCall,
-    TrainerDialogue,
-    TrainerMessage,
-    UnpairedExample,
-)
-from dialogkit.registry import Format, Options, all_formats, get_format
+if TYPE_CHECKING:  # for type checkers and editors; at run time every name loads on first use
+    from dialogkit.api import Report, convert, read, validate, write
+    from dialogkit.errors import (
+        DetectionError,
+        DialogkitError,
+        MissingDependencyError,
+        ParseError,
+        RecordError,
+        TemplateError,
+        UnknownFormatError,
+        UsageError,
+    )
+    from dialogkit.hf import from_dataset, to_dataset, to_iterable_dataset
+    from dialogkit.models import (
+        Candidate,
+        Comparison,
+        Conversation,
+        InstructionDemo,
+        Message,
+        PreferencePair,
+        PromptOnly,
+        Record,
+        Source,
+        ToolCall,
+        TrainerDialogue,
+        TrainerMessage,
+        UnpairedExample,
+    )
+    from dialogkit.registry import Format, Options, all_formats, get_format
+    from dialogkit.rendering import render
+    from dialogkit.template_check import check_template
 
 __version__ = "0.1.0"
 
-# name -> module of the functions loaded on first use, so `import dialogkit` stays light
-_LAZY = {
+# name -> the module it comes from, imported on first use (PEP 562): `import dialogkit` loads
+# neither pydantic nor the models, so `dialogkit --help` and `import dialogkit` start fast
+_LAZY: dict[str, str] = {
+    **dict.fromkeys(("Report", "convert", "read", "validate", "write"), "dialogkit.api"),
+    **dict.fromkeys(
+        (
+            "DetectionError", "DialogkitError", "MissingDependencyError", "ParseError",
+            "RecordError", "TemplateError", "UnknownFormatError", "UsageError",
+        ),
+        "dialogkit.errors",
+    ),
+    **dict.fromkeys(
+        (
+            "Candidate", "Comparison", "Conversation", "InstructionDemo", "Message",
+            "PreferencePair", "PromptOnly", "Record", "Source", "ToolCall", "TrainerDialogue",
+            "TrainerMessage", "UnpairedExample",
+        ),
+        "dialogkit.models",
+    ),
+    **dict.fromkeys(("Format", "Options", "all_formats", "get_format"), "dialogkit.registry"),
     "check_template": "dialogkit.template_check",
     "from_dataset": "dialogkit.hf",
     "render": "dialogkit.rendering",
@@ -50,13 +73,19 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    """Load a heavy public function on first use (``dialogkit.to_dataset``, ``render``, ...)."""
+    """Load a public name on first use (``dialogkit.convert``, ``dialogkit.Conversation``, ...)."""
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'dialogkit' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    """The public names, loaded or not (so ``dir(dialogkit)`` lists the whole API)."""
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "Candidate",

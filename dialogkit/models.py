@@ -35,7 +35,9 @@ __all__ = [
 Role = Literal["system", "user", "assistant", "tool"]
 ROLES: tuple[str, ...] = ("system", "user", "assistant", "tool")
 
-_CONFIG = ConfigDict(extra="forbid", validate_assignment=False)
+# defer_build: a model's validator is built on its first use, not at import, so start-up
+# (`dialogkit --help`, `dialogkit formats`) builds none and a run builds only the kinds it meets
+_CONFIG = ConfigDict(extra="forbid", validate_assignment=False, defer_build=True)
 
 
 def _rule(name: str, message: str, **ctx: Any) -> PydanticCustomError:
@@ -308,7 +310,7 @@ Record = Annotated[
     ],
     Field(discriminator="kind"),
 ]
-RecordAdapter: TypeAdapter[Any] = TypeAdapter(Record)
+RecordAdapter: TypeAdapter[Any] = TypeAdapter(Record, config=ConfigDict(defer_build=True))
 
 MODELS: dict[str, type[_Base]] = {
     "conversation": Conversation,

@@ -182,16 +182,15 @@ def _record_error(exc: ValidationError, *, union: bool = False) -> RecordError:
     return RecordError(msg, loc=format_loc(loc), rule=rule)
 
 
-_validate_source = Source.__pydantic_validator__.validate_python
-
-
 def set_source(record: Any, file: str | None, line: int | None, format: str | None) -> None:
     """Set a record's provenance in place, fast: this runs once per record on the hot path.
 
     Validating a small dict in pydantic-core is several times faster than ``model_construct``,
     and writing ``__dict__`` skips ``BaseModel.__setattr__``; the field is marked as set.
     """
-    record.__dict__["source"] = _validate_source({"file": file, "line": line, "format": format})
+    record.__dict__["source"] = Source.__pydantic_validator__.validate_python(
+        {"file": file, "line": line, "format": format}
+    )
     record.__pydantic_fields_set__.add("source")
 
 

@@ -52,7 +52,6 @@ from dialogkit.registry import Format, Options, WriteContext, build, register
 __all__ = ["FORMAT", "Alpaca", "add_metadata", "plain_turns", "single_turn"]
 
 _ROW_KEYS = frozenset({"instruction", "input", "output", "system", "history"})
-_validate_demo = InstructionDemo.__pydantic_validator__.validate_python
 _DEMO_KEYS = _ROW_KEYS - {"history"}
 _DEMO_KEYS_ID = _DEMO_KEYS | {"id"}
 _SEED_KEYS = frozenset({"instruction", "instances"})
@@ -160,8 +159,9 @@ class Alpaca(Format):
             inp = data.get("input")
             output = data.get("output")
             if type(instruction) is str and type(inp) is str and type(output) is str:
-                return [_validate_demo({"prompt": instruction, "input": inp or None,
-                                        "response": output})]
+                validator = InstructionDemo.__pydantic_validator__  # built on first use
+                return [validator.validate_python({"prompt": instruction, "input": inp or None,
+                                                   "response": output})]
         row = expect_object(data)
         if "output" not in row and "instances" in row:
             return self._read_seed(row)

@@ -28,10 +28,6 @@ __all__ = [
     "user_text",
 ]
 
-# pydantic-core validation of a plain dict is several times faster than model_construct
-_validate_conversation = Conversation.__pydantic_validator__.validate_python
-
-
 def user_text(prompt: str, input: str | None, join: str = "\n\n") -> str:
     """The user turn of a demonstration: the instruction, then its input after ``join`` if any."""
     return f"{prompt}{join}{input}" if input else prompt
@@ -74,7 +70,10 @@ def demo_to_conversation(demo: InstructionDemo, join: str = "\n\n") -> Conversat
         ['Add\\n\\n2+2', '4']
     """
     messages = demo_messages(demo, join)
-    conv = _validate_conversation({"messages": messages, "id": demo.id, "metadata": demo.metadata})
+    # pydantic-core validation of a plain dict is several times faster than model_construct
+    conv = Conversation.__pydantic_validator__.validate_python(
+        {"messages": messages, "id": demo.id, "metadata": demo.metadata}
+    )
     if demo.source is not None:
         conv.__dict__["source"] = demo.source
     return conv
