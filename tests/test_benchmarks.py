@@ -94,7 +94,15 @@ def test_bench_runs_end_to_end(tmp_path: Path) -> None:
         assert check["records_in"] == check["records_out"] == doc["corpora"][mb]["records"]
     assert doc["targets"]["dialogkit"]["peak_rss_mb"] > 0
     assert "| dialogkit | 0.1 |" in proc.stdout
-    assert len(doc["runs"]) == 12  # 4 methods x (2 sizes + start-up), 1 round
+    # 4 methods x (2 sizes + start-up) + 4 start-up commands, 1 round
+    assert len(doc["runs"]) == 16
+    starts = {r["method"]: r for r in doc["startup_commands"]}
+    assert set(starts) == {"python_bare", "import_dialogkit", "dialogkit_help",
+                           "dialogkit_formats"}
+    assert starts["python_bare"]["x_bare_python"] == 1.0
+    assert starts["dialogkit_help"]["wall_s_median"] > 0
+    assert "| dialogkit_help | 1 |" in proc.stdout
+    assert set(doc["targets"]) >= {"startup:import_dialogkit", "startup:dialogkit_help"}
     # the data dir keeps only the corpora (outputs are removed after each run)
     assert sorted(p.name for p in (tmp_path / "data").iterdir() if p.suffix == ".jsonl") == [
         "alpaca-0.05mb-s20260101.jsonl", "alpaca-0.1mb-s20260101.jsonl",
