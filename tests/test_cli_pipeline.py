@@ -208,3 +208,28 @@ def test_build_bad_recipe_exit_2(tmp_path: Path) -> None:
     assert r.stderr.decode() == (
         f"Error: {p}: invalid recipe: sources.a.weight: Input should be a valid number, "
         "unable to parse string as a number\n")
+
+
+@pytest.mark.parametrize(("folder", "name", "held", "to"), [
+    ("hh_rlhf", "harmless-base_test_sample300.jsonl.gz", "269 preference", "trl-preference"),
+    ("preference_pairs", "dpo_en_demo_llamafactory_first180.json", "180 preference",
+     "trl-preference"),
+    ("preference_pairs", "stack_exchange_paired_tiny_torchtune.json", "25 preference",
+     "trl-preference"),
+    ("preference_pairs", "kto_en_demo_llamafactory_first300.json", "300 unpaired",
+     "trl-unpaired"),
+])
+def test_pairs_on_pairs_says_what_to_run(tmp_path: Path, folder: str, name: str, held: str,
+                                         to: str) -> None:
+    """Issue 15 item 2: pairs on input with no comparison exits 1, leaves no file, and names
+    the convert command that was meant."""
+    path = shared_file(folder, name)
+    out = tmp_path / "p.jsonl"
+    r = run("pairs", str(path), str(out), "--to", "trl-preference")
+    assert r.returncode == 1
+    what = "already pairs" if to == "trl-preference" else "unpaired examples"
+    tail = "TRL preference data" if to == "trl-preference" else "they are"
+    assert r.stderr.decode() == (
+        f"Error: {path} holds no ranked comparison to pair ({held}). They are {what}: "
+        f"`dialogkit convert {path} OUTPUT --to {to}` writes them as {tail}.\n")
+    assert not out.exists()

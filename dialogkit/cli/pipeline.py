@@ -156,6 +156,8 @@ def pairs(
                 rejects.add(item)
                 continue
             yield item
+        if prep.comparisons == 0 and prep.other_kinds:
+            raise _nothing_to_pair(input, prep.other_kinds)
 
     # streams: each comparison's pairs are written as they come; only counts are kept
     with progress_counter(f"pairing {input}") as update:
@@ -169,6 +171,22 @@ def pairs(
     for kind, n in sorted(prep.other_kinds.items()):
         err(f"  skipped {n}: kind {kind}")
     rejects.report()
+
+
+def _nothing_to_pair(input: str, kinds: Any) -> Any:
+    """The error for an input with no comparison at all: say what it holds, and what to run."""
+    from dialogkit.errors import RecordError
+
+    held = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
+    hint = ""
+    if "preference" in kinds:
+        hint = (f" They are already pairs: `dialogkit convert {input} OUTPUT --to "
+                "trl-preference` writes them as TRL preference data.")
+    elif "unpaired" in kinds:
+        hint = (f" They are unpaired examples: `dialogkit convert {input} OUTPUT --to "
+                "trl-unpaired` writes them as they are.")
+    return RecordError(f"{input} holds no ranked comparison to pair ({held}).{hint}",
+                       rule="nothing to pair")
 
 
 def merge(
