@@ -108,7 +108,7 @@ def _run_part(job: _Job) -> tuple[Any, Counter[str], RecordError | None]:
     from dialogkit.pipeline import Pipeline, Report
 
     error: RecordError | None = None
-    rep = Report()
+    rep = Report(format_in=job.fmt_in.name)
     ctx = WriteContext(options=job.options)
     rejects_file = open(job.rejects_part, "wb") if job.rejects_part else None  # noqa: SIM115
     try:

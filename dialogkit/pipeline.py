@@ -30,6 +30,7 @@ __all__ = [
     "convert_serial",
     "finish",
     "iter_outcomes",
+    "kind_hint",
     "make_options",
     "open_source",
     "output_container",
@@ -327,6 +328,16 @@ class Pipeline:
         if self.reject_sink is not None:
             self.reject_sink.write(rej.to_json())
 
+    def kind_mismatch(self, error: RecordError, record: Any) -> None:
+        """A record of a kind the output cannot hold: name the input format (as every other
+        error does) and say which command does what was probably meant."""
+        src = record.source.format if record.source is not None else None
+        src = src or self.rep.format_in
+        if src and src != self.out_fmt.name:
+            error.reason += f" read from {src}"
+            error.format = src
+        error.reason += f": {kind_hint(record.kind)}"
+
     def feed_rows(self, fmt_in: Format, rows: Iterable[Any]) -> None:
         """Read ``rows`` with ``fmt_in`` and write every record."""
         opts = self.ctx.options
@@ -370,6 +381,8 @@ class Pipeline:
                 continue
             out = self.out_fmt.write_one(rec, self.ctx)
             if isinstance(out, Reject):
+                if out.error.rule == "kind not writable":
+                    self.kind_mismatch(out.error, rec)
                 if row is not None and isinstance(row, Row):
                     out.error.at(source=row.source, line=row.line)
                 self.reject(out)
@@ -380,6 +393,23 @@ class Pipeline:
             else:
                 self.sink.write(out)
             rep.written += 1  # records, not rows
+
+
+_KIND_HINTS = {
+    "preference": "write pairs with `--to trl-preference`, or make SFT conversations of them "
+                  "with `--as conversation --side chosen`",
+    "unpaired": "write unpaired examples with `--to trl-unpaired`",
+    "comparison": "make pairs of comparisons with `dialogkit pairs`, or take the best "
+                  "candidate with `--as conversation`",
+    "prompt": "write RL prompts with `--to trl-prompt`",
+}
+_SFT_HINT = ("write SFT records with an SFT format such as `--to openai`, or make RL prompts "
+             "of them with `--as prompt`")
+
+
+def kind_hint(kind: str) -> str:
+    """What to run instead when a record of ``kind`` reaches a writer that cannot hold it."""
+    return _KIND_HINTS.get(kind, _SFT_HINT)
 
 
 def write_report(rep: Report, report: str | os.PathLike[str] | None) -> None:

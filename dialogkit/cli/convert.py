@@ -49,6 +49,13 @@ class AsKind(str, Enum):
     unpaired = "unpaired"
 
 
+class Side(str, Enum):
+    """Which answer of a preference pair ``--as conversation`` keeps."""
+
+    chosen = "chosen"
+    rejected = "rejected"
+
+
 class ContainerChoice(str, Enum):
     """The file container of an output."""
 
@@ -158,8 +165,14 @@ def convert(
         typer.Option(
             "--as",
             help="Change the records' kind first: conversation (a comparison's best "
-            "candidate), prompt (RL prompts from any record), unpaired (pairs -> 2 labelled).",
+            "candidate, a pair's prompt plus --side), prompt (RL prompts from any record), "
+            "unpaired (pairs -> 2 labelled).",
         ),
+    ] = None,
+    side: Annotated[
+        Side | None,
+        typer.Option(help="With --as conversation: the answer of a pair to keep "
+                     "(default chosen)."),
     ] = None,
     drop_metadata: Annotated[
         bool,
@@ -182,7 +195,7 @@ def convert(
 ) -> None:
     """Convert INPUT (any known format) to OUTPUT in the format --to."""
     from dialogkit.api import convert as run_convert
-    from dialogkit.errors import UsageError
+    from dialogkit.errors import RecordError, UsageError
 
     if not to:
         raise UsageError("--to FORMAT is required (see `dialogkit formats`)")
@@ -206,7 +219,7 @@ def convert(
             options=opts,
             progress=update if sys.stderr.isatty() else None,  # no per-record call for nothing
             jobs=jobs if jobs > 0 else _cores(),
-            transform=_transform(as_kind),
+            transform=_transform(as_kind, side),
         )
     made = f", made {rep.expanded} more" if rep.expanded else ""
     err(
@@ -217,6 +230,16 @@ def convert(
         err(f"  rejected {n}: {rule}")
     for name, n in sorted(rep.fields_dropped.items()):
         err(f"  field dropped from {n} records: {name}")
+    mismatched = rep.rejected_by_reason.get("kind not writable", 0)
+    if rep.written == 0 and mismatched:  # e.g. pairs to an SFT format: the wrong command
+        if rep.first_errors:
+            err(f"  first: {rep.first_errors[0]}")
+        _discard(output)
+        raise RecordError(
+            f"nothing written: {mismatched} of {rep.read} records are of a kind that "
+            f"{rep.format_out} cannot hold",
+            rule="kind not writable",
+        )
 
 
 def validate(
@@ -311,12 +334,26 @@ def inspect(
     console.print(t)
 
 
-def _transform(as_kind: AsKind | None) -> Any:
+def _transform(as_kind: AsKind | None, side: Side | None = None) -> Any:
     if as_kind is None:
+        if side is not None:
+            from dialogkit.errors import UsageError
+
+            raise UsageError("--side goes with --as conversation")
         return None
     from dialogkit.ops.convert_kinds import kind_transform
 
-    return kind_transform(as_kind.value)
+    return kind_transform(as_kind.value, side.value if side else None)
+
+
+def _discard(output: str) -> None:
+    """Remove an output that holds nothing (a run that must fail), unless it is stdout."""
+    import contextlib
+    import os
+
+    if output != "-":
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(output)
 
 
 def _cores() -> int:

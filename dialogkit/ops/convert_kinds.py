@@ -10,6 +10,7 @@ metadata (see :func:`dialogkit.ops.pairs.derived_metadata`).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from dialogkit.errors import RecordError
@@ -31,10 +32,13 @@ __all__ = [
     "best_candidate",
     "comparison_to_conversation",
     "kind_transform",
+    "pair_to_conversation",
     "prompt_messages",
     "to_prompt",
     "unpair",
 ]
+
+SIDES: tuple[str, ...] = ("chosen", "rejected")
 
 
 def unpair(pair: PreferencePair) -> list[UnpairedExample]:
@@ -128,9 +132,39 @@ def to_prompt(record: Any) -> PromptOnly:
     )
 
 
-def _to_conversation(record: Any) -> Any:
-    """Comparisons become their best conversation; other kinds pass (writers coerce demos)."""
-    return comparison_to_conversation(record) if isinstance(record, Comparison) else record
+def pair_to_conversation(pair: PreferencePair, side: str = "chosen") -> Conversation:
+    """A pair as an SFT conversation: its prompt, then its ``side`` (chosen or rejected).
+
+    The pair's id and metadata are kept (its group id too, under ``metadata["group_id"]``);
+    the other side and the margin are what SFT has no place for. A RecordError (rule
+    ``no_assistant_turn``) when the result has no assistant turn to learn from.
+    """
+    if side not in SIDES:
+        from dialogkit.errors import UsageError
+
+        raise UsageError(f"side must be one of {', '.join(SIDES)}, got {side!r}")
+    from dialogkit.registry import build
+
+    meta = dict(pair.metadata)
+    if pair.group_id is not None:
+        meta["group_id"] = pair.group_id
+    conv = build(Conversation, {
+        "id": pair.id, "metadata": meta,
+        "messages": [*pair.prompt, *getattr(pair, side)],
+    })
+    if pair.source is not None:
+        conv.__dict__["source"] = pair.source
+    return conv
+
+
+def _to_conversation(record: Any, side: str = "chosen") -> Any:
+    """Comparisons become their best conversation, pairs their prompt plus ``side``; other
+    kinds pass (writers coerce demos)."""
+    if isinstance(record, Comparison):
+        return comparison_to_conversation(record)
+    if isinstance(record, PreferencePair):
+        return pair_to_conversation(record, side)
+    return record
 
 
 def _unpair_any(record: Any) -> list[UnpairedExample]:
@@ -147,13 +181,22 @@ KIND_TRANSFORMS = {
 }
 
 
-def kind_transform(kind: str) -> Any:
-    """The record transform behind ``convert --as KIND`` (conversation, prompt, unpaired)."""
-    try:
-        return KIND_TRANSFORMS[kind]
-    except KeyError:
-        from dialogkit.errors import UsageError
+def kind_transform(kind: str, side: str | None = None) -> Any:
+    """The record transform behind ``convert --as KIND`` (conversation, prompt, unpaired);
+    ``side`` (``--side``: chosen, the default, or rejected) is which answer of a pair
+    ``--as conversation`` keeps."""
+    from dialogkit.errors import UsageError
 
+    try:
+        fn = KIND_TRANSFORMS[kind]
+    except KeyError:
         raise UsageError(
             f"--as takes one of {', '.join(KIND_TRANSFORMS)}, got {kind!r}"
         ) from None
+    if side is None:
+        return fn
+    if kind != "conversation":
+        raise UsageError(f"--side only goes with --as conversation, not --as {kind}")
+    if side not in SIDES:
+        raise UsageError(f"--side takes one of {', '.join(SIDES)}, got {side!r}")
+    return functools.partial(_to_conversation, side=side)

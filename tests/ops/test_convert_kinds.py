@@ -73,3 +73,35 @@ def test_prompts_of_every_kind() -> None:
                                     group_id="g")).metadata == {"group_id": "g"}
     with pytest.raises(RecordError, match="^the record has no prompt messages$"):
         to_prompt(PreferencePair(prompt=[], chosen=[a("1")], rejected=[a("2")]))
+
+
+def test_pair_to_conversation_takes_either_side() -> None:
+    """Issue 15 item 9: a pair becomes an SFT conversation: its prompt plus one side."""
+    from dialogkit.ops.convert_kinds import kind_transform, pair_to_conversation
+
+    p = PreferencePair(id="p1", prompt=[U], chosen=[a("good")], rejected=[a("bad")],
+                       group_id="g", margin=2.0, metadata={"k": 1})
+    conv = pair_to_conversation(p)
+    assert isinstance(conv, Conversation)
+    assert (conv.id, conv.messages, conv.metadata) == ("p1", [U, a("good")],
+                                                        {"k": 1, "group_id": "g"})
+    assert pair_to_conversation(p, "rejected").messages == [U, a("bad")]
+    assert kind_transform("conversation", "rejected")(p).messages == [U, a("bad")]
+    assert kind_transform("conversation")(p).messages == [U, a("good")]
+    assert p.metadata == {"k": 1}
+    no_answer = PreferencePair(prompt=[U], chosen=[Message(role="user", content="x")],
+                               rejected=[a("bad")])
+    with pytest.raises(RecordError) as info:
+        pair_to_conversation(no_answer)
+    assert info.value.rule == "no_assistant_turn"
+
+
+def test_side_only_with_as_conversation() -> None:
+    from dialogkit.errors import UsageError
+    from dialogkit.ops.convert_kinds import kind_transform
+
+    with pytest.raises(UsageError, match=r"^--side only goes with --as conversation, not "
+                                         r"--as prompt$"):
+        kind_transform("prompt", "chosen")
+    with pytest.raises(UsageError, match=r"^--side takes one of chosen, rejected, got 'x'$"):
+        kind_transform("conversation", "x")

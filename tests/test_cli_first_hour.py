@@ -1,0 +1,79 @@
+"""Issue 15, "the first hour": what a new user hits converting the real samples, end to end."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import ROOT, shared_file
+
+HH = ("hh_rlhf", "harmless-base_test_sample300.jsonl.gz")
+
+
+def run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "dialogkit", *args], input=stdin,
+                          capture_output=True, cwd=ROOT, timeout=120)
+
+
+def rows(path: Path) -> list[dict]:
+    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_pairs_to_sft_names_input_and_suggests(tmp_path: Path) -> None:
+    """Items 9 and 11: a pair reaching an SFT writer names the input format and says what to
+    run; with --on-error skip a run that wrote nothing for that reason exits 1, no file."""
+    path = shared_file(*HH)
+    out = tmp_path / "h.jsonl"
+    hint = ("format 'openai' holds SFT conversations, not a record of kind 'preference' read "
+            "from hh-rlhf: write pairs with `--to trl-preference`, or make SFT conversations "
+            f"of them with `--as conversation --side chosen` ({path}:1, format=hh-rlhf)")
+    r = run("convert", str(path), str(out), "--to", "openai")
+    assert r.returncode == 1
+    assert r.stderr.decode() == f"Error: {hint}\n"
+    assert not out.exists()
+    r = run("convert", str(path), str(out), "--to", "openai", "--on-error", "skip")
+    assert r.returncode == 1
+    assert r.stderr.decode().splitlines() == [
+        "hh-rlhf -> openai: read 282, written 0, rejected 282",
+        "  rejected 9: consecutive turns",
+        "  rejected 4: empty turn",
+        "  rejected 269: kind not writable",
+        f"  first: {hint}",
+        "Error: nothing written: 269 of 282 records are of a kind that openai cannot hold",
+    ]
+    assert not out.exists()
+
+
+def test_pairs_as_conversation_either_side(tmp_path: Path) -> None:
+    """Item 9: --as conversation takes a pair's prompt plus its chosen (default) or rejected
+    answer."""
+    path = shared_file(*HH)
+    out = tmp_path / "h.jsonl"
+    got = {}
+    for side in ("chosen", "rejected"):
+        r = run("convert", str(path), str(out), "--to", "openai", "--as", "conversation",
+                "--side", side, "--on-error", "skip")
+        assert r.returncode == 0, r.stderr
+        assert r.stderr.decode().splitlines()[0] == (
+            "hh-rlhf -> openai: read 282, written 269, rejected 13")
+        got[side] = rows(out)
+    r = run("convert", str(path), str(out), "--to", "openai", "--as", "conversation",
+            "--on-error", "skip")
+    assert rows(out) == got["chosen"]
+    src = [json.loads(x) for x in gzip.open(path, "rt", encoding="utf-8")]
+    first = src[0]
+    for side in ("chosen", "rejected"):
+        msgs = got[side][0]["messages"]
+        assert msgs[-1]["role"] == "assistant"
+        assert first[side].endswith(msgs[-1]["content"])
+        assert got["chosen"][0]["messages"][:-1] == got["rejected"][0]["messages"][:-1]
+    assert got["chosen"][0]["messages"][-1] != got["rejected"][0]["messages"][-1]
+
+
+def test_side_needs_as_conversation() -> None:
+    r = run("convert", "-", "-", "--to", "openai", "--side", "chosen", stdin=b"")
+    assert r.returncode == 2
+    assert r.stderr.decode() == "Error: --side goes with --as conversation\n"
