@@ -129,8 +129,8 @@ def _try_parallel(
     """Run convert with worker processes when the input allows it; None when it does not."""
     from dialogkit.parallel import can_split, convert_parallel, per_row  # forks: load on use
 
-    if out_fmt.stateful:  # its rows depend on earlier records (oasst): one process sees all
-        return None
+    if out_fmt.stateful or getattr(transform, "stateful", False):
+        return None  # rows depend on earlier records (oasst, merging): one process sees all
     out_container = output_container(out_fmt, dst, container)
     if not can_split(src, out_container, input_container, jobs):
         return None  # checked before detection, which would consume stdin

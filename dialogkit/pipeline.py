@@ -58,6 +58,7 @@ class Report:
     format_out: str | None = None
     first_errors: list[str] = field(default_factory=list)
     expanded: int = 0  # extra records a transform made (unpairing: 2 per pair)
+    merged: int = 0  # records a transform merged into an earlier equal one (--as conversation)
 
     def add(self, other: Report, keep: int = 10) -> None:
         """Add another run's counts to these (the parts of a parallel run, in input order)."""
@@ -65,6 +66,7 @@ class Report:
         self.written += other.written
         self.rejected += other.rejected
         self.expanded += other.expanded
+        self.merged += other.merged
         self.rejected_by_reason.update(other.rejected_by_reason)
         self.first_errors.extend(other.first_errors[: max(0, keep - len(self.first_errors))])
 
@@ -78,14 +80,16 @@ class Report:
     def to_json(self) -> dict[str, Any]:
         """The ``--report`` document (keys in a fixed order).
 
-        ``read + expanded == written + rejected`` always; ``expanded`` is 0 unless a kind
-        transform makes several records of one (``--as unpaired``).
+        ``read + expanded == written + rejected + merged`` always; ``expanded`` is 0 unless a
+        kind transform makes several records of one (``--as unpaired``), ``merged`` unless it
+        finds a record equal to an earlier one (``--as conversation`` on OASST).
         """
         return {
             "read": self.read,
             "written": self.written,
             "rejected": self.rejected,
             "expanded": self.expanded,
+            "merged": self.merged,
             "rejected_by_reason": dict(sorted(self.rejected_by_reason.items())),
             "fields_dropped": dict(sorted(self.fields_dropped.items())),
             "format_in": self.format_in,
@@ -374,7 +378,10 @@ class Pipeline:
             records = (item,)
         else:
             records = prepare(item, self.system, self.transform)  # type: ignore[assignment]
-            rep.expanded += len(records) - 1
+            if records:
+                rep.expanded += len(records) - 1
+            else:  # the transform merged it into an earlier record
+                rep.merged += 1
         for rec in records:
             if isinstance(rec, Reject):
                 self.reject(rec)
@@ -431,8 +438,9 @@ def finish(out_fmt: Format, dst: Any, rep: Report, report: Any, ctx: WriteContex
 def prepare(item: Any, system: str | None, transform: Callable[[Any], Any] | None) -> list[Any]:
     """One read record after ``--system`` and a kind transform (``--as``): records or a Reject.
 
-    A transform may return one record or a list (unpairing makes two); a RecordError it raises
-    rejects the record with its reason.
+    A transform may return one record or a list (unpairing makes two; an empty list means the
+    record was merged into an earlier one); a RecordError it raises rejects the record with
+    its reason.
     """
     if system is not None:
         from dialogkit.ops.chat import add_system

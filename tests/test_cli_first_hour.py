@@ -77,3 +77,25 @@ def test_side_needs_as_conversation() -> None:
     r = run("convert", "-", "-", "--to", "openai", "--side", "chosen", stdin=b"")
     assert r.returncode == 2
     assert r.stderr.decode() == "Error: --side goes with --as conversation\n"
+
+
+def test_oasst_as_conversation_each_conversation_once(tmp_path: Path) -> None:
+    """Item 3: the best conversation of each ranked comparison is also one of the tree's
+    paths; it is written once and the report counts the 212 merged."""
+    path = shared_file("oasst", "en_100_tree.jsonl")
+    out, report = tmp_path / "o.jsonl", tmp_path / "r.json"
+    r = run("convert", str(path), str(out), "--as", "conversation", "--to", "openai",
+            "--report", str(report))
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.decode() == (
+        "oasst -> openai: read 899, written 687, rejected 0, merged 212 duplicates\n")
+    got = rows(out)
+    assert len(got) == 687
+    assert len({json.dumps(g["messages"]) for g in got}) == 687
+    doc = json.loads(report.read_text())
+    assert (doc["read"], doc["expanded"], doc["written"], doc["rejected"], doc["merged"]) == (
+        899, 0, 687, 0, 212)
+    plain = tmp_path / "plain.jsonl"  # the conversations kept are the tree's own paths
+    assert run("convert", str(path), str(plain), "--to", "openai", "--option",
+               "oasst_yield=conversations").returncode == 0
+    assert got == rows(plain)

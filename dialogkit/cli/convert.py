@@ -222,9 +222,10 @@ def convert(
             transform=_transform(as_kind, side),
         )
     made = f", made {rep.expanded} more" if rep.expanded else ""
+    merged = f", merged {rep.merged} duplicates" if rep.merged else ""
     err(
         f"{rep.format_in} -> {rep.format_out}: read {rep.read}{made}, written {rep.written}, "
-        f"rejected {rep.rejected}"
+        f"rejected {rep.rejected}{merged}"
     )
     for rule, n in sorted(rep.rejected_by_reason.items()):
         err(f"  rejected {n}: {rule}")

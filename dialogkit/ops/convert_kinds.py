@@ -10,7 +10,6 @@ metadata (see :func:`dialogkit.ops.pairs.derived_metadata`).
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from dialogkit.errors import RecordError
@@ -25,10 +24,12 @@ from dialogkit.models import (
     UnpairedExample,
 )
 from dialogkit.ops.chat import user_text
+from dialogkit.ops.ids import content_id
 from dialogkit.ops.pairs import derived_metadata, effective_ranks, group_id
 
 __all__ = [
     "KIND_TRANSFORMS",
+    "AsConversation",
     "best_candidate",
     "comparison_to_conversation",
     "kind_transform",
@@ -157,14 +158,47 @@ def pair_to_conversation(pair: PreferencePair, side: str = "chosen") -> Conversa
     return conv
 
 
+class AsConversation:
+    """The ``--as conversation`` transform: comparisons become their best conversation, pairs
+    their prompt plus ``side``; other kinds pass (writers coerce demos).
+
+    A conversation made from a comparison that equals a conversation of the input (OASST
+    yields every path of a tree, and also the comparison whose best reply ends one of them),
+    or the other way round, is the same training example twice: the second one is merged into
+    the first (the transform returns ``[]``, which the report counts as ``merged``). Plain
+    conversations that repeat each other are left alone (that is ``dialogkit dedup``'s job).
+    Only a 16-byte digest per conversation is kept. ``stateful``: one run must see the whole
+    stream in one process.
+    """
+
+    stateful = True
+
+    def __init__(self, side: str = "chosen") -> None:
+        self.side = side
+        self.plain: set[str] = set()
+        self.derived: set[str] = set()
+
+    def __call__(self, record: Any) -> Any:
+        if isinstance(record, PreferencePair):
+            return pair_to_conversation(record, self.side)
+        if isinstance(record, Comparison):
+            conv = comparison_to_conversation(record)
+            key = content_id(conv)
+            if key in self.plain or key in self.derived:
+                return []
+            self.derived.add(key)
+            return conv
+        if isinstance(record, Conversation):
+            key = content_id(record)
+            if key in self.derived:
+                return []
+            self.plain.add(key)
+        return record
+
+
 def _to_conversation(record: Any, side: str = "chosen") -> Any:
-    """Comparisons become their best conversation, pairs their prompt plus ``side``; other
-    kinds pass (writers coerce demos)."""
-    if isinstance(record, Comparison):
-        return comparison_to_conversation(record)
-    if isinstance(record, PreferencePair):
-        return pair_to_conversation(record, side)
-    return record
+    """One record as ``--as conversation`` makes it, with no merging (see AsConversation)."""
+    return AsConversation(side)(record)
 
 
 def _unpair_any(record: Any) -> list[UnpairedExample]:
@@ -193,10 +227,10 @@ def kind_transform(kind: str, side: str | None = None) -> Any:
         raise UsageError(
             f"--as takes one of {', '.join(KIND_TRANSFORMS)}, got {kind!r}"
         ) from None
-    if side is None:
-        return fn
-    if kind != "conversation":
+    if side is not None and kind != "conversation":
         raise UsageError(f"--side only goes with --as conversation, not --as {kind}")
-    if side not in SIDES:
+    if side is not None and side not in SIDES:
         raise UsageError(f"--side takes one of {', '.join(SIDES)}, got {side!r}")
-    return functools.partial(_to_conversation, side=side)
+    if kind == "conversation":  # a fresh one per run: it remembers what it has seen
+        return AsConversation(side or "chosen")
+    return fn

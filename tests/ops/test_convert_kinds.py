@@ -105,3 +105,22 @@ def test_side_only_with_as_conversation() -> None:
         kind_transform("prompt", "chosen")
     with pytest.raises(UsageError, match=r"^--side takes one of chosen, rejected, got 'x'$"):
         kind_transform("conversation", "x")
+
+
+def test_as_conversation_merges_a_comparison_equal_to_a_conversation() -> None:
+    """Issue 15 item 3: a comparison's best conversation equal to one already seen (or seen
+    later) is merged (``[]``); plain conversations that repeat each other are kept."""
+    from dialogkit.ops.convert_kinds import AsConversation, kind_transform
+
+    t = kind_transform("conversation")
+    assert isinstance(t, AsConversation) and t.stateful
+    best = Conversation(id="m", messages=[U, a("x1")])
+    c = comp([1, 0])
+    assert t(best) is best
+    assert t(best) is best
+    assert t(c) == []
+    other = comp([0, 1], id="d")
+    t2 = AsConversation()
+    assert t2(other).messages == [U, a("x0")]
+    assert t2(Conversation(messages=[U, a("x0")])) == []
+    assert kind_transform("conversation") is not kind_transform("conversation")
