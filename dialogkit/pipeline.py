@@ -323,6 +323,7 @@ class Pipeline:
         self.progress = progress
         self.transform = transform
         self.system = ctx.options.system
+        self.reading = False  # whether records come from a reader (not given as records)
 
     def reject(self, rej: Reject) -> None:
         """Raise (``on_error="raise"``) or count the reject and write it to the rejects file."""
@@ -336,7 +337,7 @@ class Pipeline:
         """A record of a kind the output cannot hold: name the input format (as every other
         error does) and say which command does what was probably meant."""
         src = record.source.format if record.source is not None else None
-        src = src or self.rep.format_in
+        src = src or (self.rep.format_in if self.reading else None)
         if src and src != self.out_fmt.name:
             error.reason += f" read from {src}"
             error.format = src
@@ -345,6 +346,7 @@ class Pipeline:
     def feed_rows(self, fmt_in: Format, rows: Iterable[Any]) -> None:
         """Read ``rows`` with ``fmt_in`` and write every record."""
         opts = self.ctx.options
+        self.reading = True
         if not fmt_in.per_row:
             self.feed(fmt_in.read(rows, opts))
             return

@@ -227,7 +227,8 @@ def test_write_bad_option_and_wrong_kind(tmp_path: Path) -> None:
     with pytest.raises(RecordError) as info:
         _write([prompt], tmp_path)
     assert info.value.reason == ("format 'trl-preference' cannot hold a record of kind 'prompt' "
-                                 "(it writes preference)")
+                                 "(it writes preference): write RL prompts with `--to "
+                                 "trl-prompt`")
 
 
 # -- round trips (every layout, without options) --------------------------------------------------
