@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time every name loads
         DetectionError,
         DialogkitError,
         MissingDependencyError,
+        OutputError,
         ParseError,
         RecordError,
         TemplateError,
@@ -50,7 +51,8 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(("Report", "convert", "read", "validate", "write"), "dialogkit.api"),
     **dict.fromkeys(
         (
-            "DetectionError", "DialogkitError", "MissingDependencyError", "ParseError",
+            "DetectionError", "DialogkitError", "MissingDependencyError", "OutputError",
+            "ParseError",
             "RecordError", "TemplateError", "UnknownFormatError", "UsageError",
         ),
         "dialogkit.errors",
@@ -98,6 +100,7 @@ __all__ = [
     "Message",
     "MissingDependencyError",
     "Options",
+    "OutputError",
     "ParseError",
     "PreferencePair",
     "PromptOnly",

@@ -14,7 +14,7 @@ from typing import Any
 
 from dialogkit.detect import SAMPLE_ROWS, detect_format
 from dialogkit.errors import UsageError
-from dialogkit.io import Container, Row, read_rows
+from dialogkit.io import Container, Row, check_paths, commit_together, read_rows
 from dialogkit.pipeline import (
     Pipeline,
     Report,
@@ -63,6 +63,7 @@ def convert(
     progress: Callable[[int], None] | None = None,
     transform: Callable[[Any], Any] | None = None,
     jobs: int = 1,
+    in_place: bool = False,
     **kwargs: Any,
 ) -> Report:
     """Read ``src`` in ``from_``, write ``dst`` in ``to``; return the Report.
@@ -71,30 +72,39 @@ def convert(
     bad record raises and no output file is left; on ``"skip"`` bad records go to ``rejects``
     (each unchanged, with its reason) and the run goes on. ``report`` gets the Report as JSON.
     ``jobs`` > 1 converts a large JSONL file with that many worker processes (same bytes out).
+    Two of ``src``, ``dst``, ``rejects`` and ``report`` naming one file is a UsageError before
+    anything is read; ``in_place=True`` lets ``dst`` replace ``src`` (renamed over it at the end).
     """
     check_on_error(on_error)
+    if isinstance(src, (str, os.PathLike)):
+        check_paths([src], [("OUTPUT", dst), ("--rejects", rejects), ("--report", report)],
+                    in_place=in_place)
+        if in_place and dst is not None and os.path.islink(dst):
+            dst = os.path.realpath(dst)  # through a symlink: replace the file, keep the link
     opts = make_options(options, kwargs)
     out_fmt = resolve_format(to)
     if not out_fmt.writes:
         raise UsageError(f"format {out_fmt.name!r} can only be read")
     rep = Report(format_out=out_fmt.name)
     if jobs > 1 and from_ is not None and isinstance(src, (str, os.PathLike)):
-        done = _try_parallel(
-            src,
-            dst,
-            from_,
-            out_fmt,
-            opts,
-            on_error,
-            rejects,
-            container,
-            input_container,
-            transform,
-            jobs,
-            rep,
-        )
+        with commit_together():  # output, rejects and report: all renamed into place, or none
+            done = _try_parallel(
+                src,
+                dst,
+                from_,
+                out_fmt,
+                opts,
+                on_error,
+                rejects,
+                container,
+                input_container,
+                transform,
+                jobs,
+                rep,
+            )
+            if done:
+                finish(out_fmt, dst, rep, report, done)
         if done:
-            finish(out_fmt, dst, rep, report, done)
             return rep
     return convert_serial(
         src,

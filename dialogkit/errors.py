@@ -9,9 +9,11 @@
     ├── UsageError             the call itself is wrong (bad option, missing file)
     │   └── UnknownFormatError a format name that is not registered
     ├── TemplateError          a chat template failed to load, or ran away
+    ├── OutputError            an output could not be written (disk full, read-only, ...)
     └── MissingDependencyError an optional package is not installed (message has the pip line)
 
-The CLI maps RecordError/DetectionError/TemplateError to exit code 1 and UsageError to 2.
+The CLI maps RecordError, DetectionError, TemplateError and OutputError to exit code 1 and
+UsageError to 2.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ __all__ = [
     "DialogkitError",
     "HubError",
     "MissingDependencyError",
+    "OutputError",
     "ParseError",
     "RecordError",
     "TemplateError",
@@ -145,3 +148,8 @@ class MissingDependencyError(DialogkitError, ImportError):
 
 class HubError(DialogkitError):
     """A Hub or ``datasets`` operation failed (unreachable, refused, not found); exit code 1."""
+
+
+class OutputError(DialogkitError):
+    """An output (or stdin/stdout) could not be used: no space left, a read-only folder, a path
+    that is a folder or lies under a file. The message names the path and the cause; exit 1."""

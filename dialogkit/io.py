@@ -11,6 +11,8 @@ as is.
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import errno
 import gzip
 import itertools
 import os
@@ -24,12 +26,14 @@ from typing import IO, Any, BinaryIO, Literal
 
 import orjson
 
-from dialogkit.errors import ParseError, UsageError
+from dialogkit.errors import OutputError, ParseError, UsageError
 
 __all__ = [
     "Container",
     "Row",
     "atomic_output",
+    "check_paths",
+    "commit_together",
     "container_for",
     "dumps",
     "iter_json_array",
@@ -405,21 +409,137 @@ def read_rows(
 # writing
 
 
+def _file_key(path: str | os.PathLike[str]) -> tuple[Any, ...]:
+    """What identifies a file: its device and inode when it exists (so a symlink or a hard
+    link is the same file), else its resolved path; ``-`` is the standard stream."""
+    if str(path) == "-":
+        return ("-",)
+    try:
+        st = os.stat(path)
+    except OSError:
+        return ("path", os.path.realpath(path))
+    return ("inode", st.st_dev, st.st_ino)
+
+
+def check_paths(
+    inputs: Iterable[str | os.PathLike[str] | None],
+    outputs: Iterable[tuple[str, str | os.PathLike[str] | None]],
+    *,
+    in_place: bool = False,
+    main_output: bool = True,
+) -> None:
+    """A UsageError when two of a run's files are one file, before anything is read.
+
+    ``outputs`` are ``(label, path)`` pairs, the main output first (``None`` = not written).
+    No two outputs may be one file (through a symlink or a hard link too), and no output may
+    be an input: a rejects file or report naming the input would destroy it. The one exception
+    is the main output replacing an input when ``in_place`` is set (``--in-place``): it is
+    written beside and renamed over the input only when the run succeeds. ``main_output=False``:
+    the command has no main output that could replace its input (``split``).
+    """
+    ins = [(str(p), _file_key(p)) for p in inputs if p is not None and str(p) != "-"]
+    seen: list[tuple[str, str, tuple[Any, ...]]] = []
+    for n, (label, path) in enumerate(outputs):
+        if path is None:
+            continue
+        key = _file_key(path)
+        for other_label, other, other_key in seen:
+            if key == other_key:
+                raise UsageError(
+                    f"{label} and {other_label} name the same file ({other}"
+                    f"{'' if str(path) == other else ' and ' + str(path)}); give each its own"
+                )
+        for src, src_key in ins:
+            if key != src_key:
+                continue
+            if n == 0 and main_output and in_place:
+                break
+            if n == 0 and main_output:
+                raise UsageError(
+                    f"{label} {path} is the input file {src}: pass --in-place to replace it"
+                )
+            raise UsageError(
+                f"{label} {path} is the input file {src}: it would be destroyed; give "
+                f"{label} another path"
+            )
+        seen.append((label, str(path), key))
+
+
+# the outputs of the run in progress, renamed into place together at its end (commit_together)
+_GROUP: contextvars.ContextVar[list[tuple[str, Path]] | None] = contextvars.ContextVar(
+    "dialogkit_commit_group", default=None
+)
+
+
+@contextlib.contextmanager
+def commit_together() -> Iterator[None]:
+    """Every :func:`atomic_output` finished inside this block is renamed into place at its end,
+    all together, or, if the block fails, none is (a run's output, rejects file and report:
+    all or nothing). Nested blocks join the outermost one.
+    """
+    if _GROUP.get() is not None:
+        yield
+        return
+    pending: list[tuple[str, Path]] = []
+    token = _GROUP.set(pending)
+    try:
+        yield
+        for _, target in pending:  # a folder in the way fails here, before anything moves
+            if target.is_dir():
+                raise OutputError(f"cannot write {target}: it is a folder")
+        for tmp, target in pending:
+            try:
+                os.replace(tmp, target)
+            except OSError as exc:
+                raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
+    finally:
+        _GROUP.reset(token)
+        for tmp, _ in pending:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+
+def _os_error(target: Path | str, exc: OSError) -> OutputError:
+    """One line naming the output and the cause (no temp file name, no traceback)."""
+    if exc.errno == errno.EPIPE:
+        raise exc  # a closed pipe downstream is no error of ours: the CLI exits quietly
+    cause = exc.strerror or str(exc)
+    if isinstance(exc, (NotADirectoryError, FileExistsError)) and exc.errno in (
+        errno.ENOTDIR,
+        errno.EEXIST,
+    ):
+        cause = "a part of the path is a file, not a folder"
+    err = OutputError(f"cannot write {target}: {cause}")
+    err.__cause__ = exc
+    return err
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike[str] | None) -> Iterator[BinaryIO]:
     """A binary stream for ``path`` that appears under that name only if the block succeeds.
 
     ``None`` or ``-`` is stdout (written through, nothing to rename). A ``.gz`` path is
-    compressed with a fixed mtime so the bytes are deterministic.
+    compressed with a fixed mtime so the bytes are deterministic. Inside
+    :func:`commit_together` the rename waits for the end of that block. A file-system fault
+    (no space, read-only, a folder in the way) is an :class:`OutputError` naming ``path``.
     """
     if path is None or str(path) == "-":
-        out = sys.stdout.buffer
-        yield out
-        out.flush()
+        out = _stdout()
+        try:
+            yield out
+            out.flush()
+        except OSError as exc:
+            raise _os_error("standard output", exc) from exc
         return
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    if target.is_dir():
+        raise OutputError(f"cannot write {target}: it is a folder")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise _os_error(target, exc) from exc
+    group = _GROUP.get()
     try:
         with os.fdopen(fd, "wb") as raw:
             if str(target).endswith(".gz"):
@@ -429,11 +549,25 @@ def atomic_output(path: str | os.PathLike[str] | None) -> Iterator[BinaryIO]:
                 yield raw
             raw.flush()
             os.fsync(raw.fileno())
-        os.replace(tmp, target)
-    except BaseException:
+        if group is None:
+            os.replace(tmp, target)
+        else:
+            group.append((tmp, target))
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, OutputError):
+            raise _os_error(target, exc) from exc
         raise
+
+
+def _stdout() -> BinaryIO:
+    """The binary standard output, or an OutputError when it is closed (``>&-``)."""
+    if sys.stdout is None or not hasattr(sys.stdout, "buffer"):
+        if sys.stdout is not None and hasattr(sys.stdout, "write"):  # a notebook's StringIO
+            raise OutputError("standard output takes text only here; give an output path")
+        raise OutputError("cannot write standard output: it is closed")
+    return sys.stdout.buffer
 
 
 class _JsonlSink:

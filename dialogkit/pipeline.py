@@ -19,7 +19,15 @@ import orjson
 
 from dialogkit.detect import SAMPLE_ROWS, detect_format
 from dialogkit.errors import RecordError, UsageError
-from dialogkit.io import Container, Row, atomic_output, container_for, make_sink, read_rows
+from dialogkit.io import (
+    Container,
+    Row,
+    atomic_output,
+    commit_together,
+    container_for,
+    make_sink,
+    read_rows,
+)
 from dialogkit.registry import Format, Options, Reject, Rows, WriteContext, get_format
 
 __all__ = [
@@ -279,7 +287,8 @@ def convert_serial(
     else:
         fmt_in, rows = open_source(src, from_, container=input_container)
         rep.format_in = fmt_in.name
-    with contextlib.ExitStack() as stack:
+    # output, rejects, writer's side files and report: renamed into place together, or none
+    with commit_together(), contextlib.ExitStack() as stack:
         reject_sink = None
         if rejects is not None:
             reject_sink = make_sink(stack.enter_context(atomic_output(rejects)), "jsonl")
@@ -291,7 +300,8 @@ def convert_serial(
             else:
                 run.feed_rows(fmt_in, rows)
             sink.close()
-    finish(out_fmt, dst, rep, report, ctx)
+        stack.close()
+        finish(out_fmt, dst, rep, report, ctx)
     return rep
 
 

@@ -8,15 +8,25 @@ imported here, so ``dialogkit --help`` stays fast.
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
+import os
 import sys
 from collections.abc import Callable, Iterator
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 
-__all__ = ["OnError", "err", "guarded", "progress_counter"]
+__all__ = ["InPlaceOpt", "OnError", "err", "guarded", "progress_counter"]
+
+InPlaceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--in-place",
+        help="Allow OUTPUT to be the input file: written beside it, renamed over it on success.",
+    ),
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -29,7 +39,10 @@ class OnError(str, Enum):
 
 
 def err(message: str) -> None:
-    """Print a diagnostic line to stderr (never stdout, which carries data)."""
+    """Print a diagnostic line to stderr (never stdout, which carries data); nothing when
+    stderr is closed (``2>&-``)."""
+    if sys.stderr is None:
+        return
     sys.stderr.write(message.rstrip("\n") + "\n")
     sys.stderr.flush()
 
@@ -50,14 +63,29 @@ def guarded(fn: F) -> F:
             err(f"Error: {exc}")
             raise typer.Exit(1) from None
         except BrokenPipeError:
-            with contextlib.suppress(Exception):
-                sys.stdout = None  # type: ignore[assignment]
+            _quiet_stdout()
             raise typer.Exit(0) from None
+        except OSError as exc:  # a file-system fault outside dialogkit's own checks
+            if exc.errno == errno.EPIPE:
+                _quiet_stdout()
+                raise typer.Exit(0) from None
+            where = f"{exc.filename}: " if exc.filename else ""
+            err(f"Error: {where}{exc.strerror or exc}")
+            raise typer.Exit(1) from None
         except KeyboardInterrupt:
             err("Interrupted; no output file was left behind.")
             raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _quiet_stdout() -> None:
+    """After a closed pipe downstream (``| head``): point stdout at /dev/null so the flush at
+    exit does not complain, as Unix tools exit quietly."""
+    with contextlib.suppress(Exception):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 @contextlib.contextmanager

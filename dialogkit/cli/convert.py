@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from dialogkit.cli.common import OnError, err, guarded, progress_counter
+from dialogkit.cli.common import InPlaceOpt, OnError, err, guarded, progress_counter
 
 
 class UnknownRole(str, Enum):
@@ -187,6 +187,7 @@ def convert(
         int,
         typer.Option(help="Worker processes for a large JSONL file (0 = one per core)."),
     ] = 0,
+    in_place: InPlaceOpt = False,
     unknown_role: UnknownRoleOpt = UnknownRole.reject,
     role_map: RoleMapOpt = None,
     empty_turn: EmptyTurnOpt = EmptyTurn.reject,
@@ -220,6 +221,7 @@ def convert(
             progress=update if sys.stderr.isatty() else None,  # no per-record call for nothing
             jobs=jobs if jobs > 0 else _cores(),
             transform=_transform(as_kind, side),
+            in_place=in_place,
         )
     made = f", made {rep.expanded} more" if rep.expanded else ""
     merged = f", merged {rep.merged} duplicates" if rep.merged else ""

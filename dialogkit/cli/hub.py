@@ -63,6 +63,8 @@ def publish(
 
     if out is None and repo_id is None:
         raise UsageError("give --out DIR, --repo-id OWNER/NAME, or both")
+    if out is not None:
+        _check_not_inside(inputs, out)
     if repo_id is None and (private or revision or create_pr or dry_run):
         raise UsageError("--private, --revision, --create-pr and --dry-run need --repo-id")
     command = "dialogkit publish " + " ".join(
@@ -94,6 +96,20 @@ def publish(
                      commit_message=message, log=err)
         err(f"published {counts}")
         print(url)
+
+
+def _check_not_inside(inputs: list[str], out: Path) -> None:
+    """A UsageError when an input lies in the --out folder, which is replaced as a whole."""
+    import os
+
+    from dialogkit.errors import UsageError
+
+    folder = os.path.realpath(out)
+    for src in inputs:
+        real = os.path.realpath(src)
+        if real == folder or real.startswith(folder.rstrip(os.sep) + os.sep):
+            raise UsageError(f"input {src} is inside --out {out}, which publish replaces as a "
+                             "whole; give another --out folder")
 
 
 def register(app: typer.Typer) -> None:

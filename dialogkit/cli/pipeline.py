@@ -24,7 +24,7 @@ from typing import Annotated, Any
 
 import typer
 
-from dialogkit.cli.common import err, guarded, progress_counter
+from dialogkit.cli.common import InPlaceOpt, err, guarded, progress_counter
 
 __all__ = ["register"]
 
@@ -137,6 +137,7 @@ def pairs(
     margin: Annotated[
         Margin, typer.Option(help="none, rank (rank gap) or score (score difference).")
     ] = Margin.none,
+    in_place: InPlaceOpt = False,
 ) -> None:
     """Turn ranked comparisons into preference pairs (rank 0 = best; higher score = better)."""
     from dialogkit.api import iter_outcomes, write
@@ -146,6 +147,7 @@ def pairs(
 
     if not to:
         raise UsageError("--to FORMAT is required (see `dialogkit formats`)")
+    output = _output_checked([input], output, in_place)
     prep = PairReport()
     rejects = _Rejects()
 
@@ -197,6 +199,7 @@ def merge(
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed for fractional weights.")] = 0,
     to: Annotated[str, typer.Option("--to", "-t", help="Output chat format.")] = "openai",
+    in_place: InPlaceOpt = False,
 ) -> None:
     """Merge the inputs into one chat-format SFT set (the last path is OUTPUT), with provenance."""
     from dialogkit.api import write
@@ -208,6 +211,7 @@ def merge(
     if len(inputs) < 2:
         raise UsageError("merge needs at least one INPUT and an OUTPUT")
     *srcs, output = inputs
+    output = _output_checked(srcs, output, in_place)
     weights = _weights(weight, srcs)
     mrep = MergeReport()
     rejects = _Rejects()
@@ -227,6 +231,19 @@ def merge(
             f"{s.converted}, rejected {s.rejected}, written {s.written}")
     err(f"merge: wrote {rep.written} records to {output}")
     rejects.report()
+
+
+def _output_checked(inputs: list[str], output: str, in_place: bool) -> str:
+    """``output`` after the shared path check (an input as OUTPUT needs ``--in-place``);
+    with ``--in-place`` through a symlink, the file it points to (the link is kept)."""
+    import os
+
+    from dialogkit.io import check_paths
+
+    check_paths(inputs, [("OUTPUT", output)], in_place=in_place)
+    if in_place and os.path.islink(output):
+        return os.path.realpath(output)
+    return output
 
 
 def _weights(items: list[str] | None, srcs: list[str]) -> dict[str, float]:
@@ -265,9 +282,11 @@ def split(
 ) -> None:
     """Split INPUT group-aware into OUT/{train,validation,test}.jsonl in the input's format."""
     from dialogkit.errors import RecordError
-    from dialogkit.ops.split import SplitPlan, SplitReport, fractions, write_splits
+    from dialogkit.io import check_paths
+    from dialogkit.ops.split import SPLITS, SplitPlan, SplitReport, fractions, write_splits
     from dialogkit.registry import Reject
 
+    check_paths([input], [(f"--out {s}", out / f"{s}.jsonl") for s in SPLITS], main_output=False)
     fracs = fractions(train, validation, test)
     srep = SplitReport()
     plan = SplitPlan(fracs, group_by, seed, srep)
@@ -321,6 +340,7 @@ def dedup(
     normalize: Annotated[
         bool, typer.Option("--normalize", help="Compare after NFKC, case folding, whitespace.")
     ] = False,
+    in_place: InPlaceOpt = False,
 ) -> None:
     """Remove duplicate records of INPUT (the first one is kept), in the input's format."""
     from dialogkit.api import iter_outcomes, write
@@ -328,6 +348,7 @@ def dedup(
     from dialogkit.ops.dedup import dedup as run_dedup
     from dialogkit.registry import Reject
 
+    output = _output_checked([input], output, in_place)
     found: list[Any] = []
     head = iter_outcomes(input, "auto", on_format=found.append)
     rejects = _Rejects()

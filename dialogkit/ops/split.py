@@ -327,7 +327,7 @@ def write_splits(
     splits; otherwise RecordError is raised, no file is left, and a folder this call created
     is removed. Returns the records written per split.
     """
-    from dialogkit.io import atomic_output, make_sink
+    from dialogkit.io import atomic_output, commit_together, make_sink
     from dialogkit.pipeline import Pipeline, Report, resolve_format
     from dialogkit.registry import Options, WriteContext
 
@@ -336,7 +336,8 @@ def write_splits(
     created = [p for p in (folder, *folder.parents) if not p.exists()]
     runs: dict[str, Any] = {}
     try:
-        with contextlib.ExitStack() as stack:
+        # the three files appear together, or none does
+        with commit_together(), contextlib.ExitStack() as stack:
             for s in SPLITS:
                 sink = make_sink(stack.enter_context(atomic_output(folder / f"{s}.jsonl")), "jsonl")
                 ctx = WriteContext(options=Options())
@@ -354,7 +355,7 @@ def write_splits(
             with contextlib.suppress(OSError):
                 p.rmdir()
         raise
-    finish = getattr(fmt, "finish", None)
+    finish = getattr(fmt, "finish", None)  # after: each call reads the side file the last wrote
     if finish is not None:
         for s in SPLITS:
             finish(folder / f"{s}.jsonl", runs[s].ctx)
