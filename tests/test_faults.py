@@ -117,10 +117,20 @@ def test_input_reached_through_a_link_is_still_the_input(data: Path, how: str) -
     assert data.read_bytes() == before
 
 
-@pytest.mark.parametrize("command", ["convert", "dedup", "pairs", "merge", "render"])
+def test_render_output_replacing_the_input_is_a_usage_error(data: Path) -> None:
+    before = data.read_bytes()
+    r = run("render", str(data), str(data), "--template", str(data))
+    assert r.returncode == 2
+    assert r.stderr.decode() == (
+        f"Error: OUTPUT {data} is the input file {data}: it would be destroyed; give OUTPUT "
+        "another path\n")
+    assert data.read_bytes() == before
+
+
+@pytest.mark.parametrize("command", ["convert", "dedup", "pairs", "merge"])
 def test_output_replacing_the_input_needs_in_place(data: Path, command: str) -> None:
     extra = {"convert": ["--to", "openai"], "dedup": [], "pairs": ["--to", "trl-preference"],
-             "merge": [], "render": ["--template", str(data)]}[command]
+             "merge": []}[command]
     before = data.read_bytes()
     r = run(command, str(data), str(data), *extra)
     assert r.returncode == 2

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from dialogkit.cli.common import InPlaceOpt, OnError, err, guarded, progress_counter
+from dialogkit.cli.common import OnError, err, guarded, progress_counter
 
 __all__ = ["register"]
 
@@ -50,7 +50,6 @@ def render_cmd(
         OnError,
         typer.Option("--on-error", help="raise: stop at the first refused record; skip it."),
     ] = OnError.raise_,
-    in_place: InPlaceOpt = False,
 ) -> None:
     """Render INPUT with a chat template into OUTPUT rows: text (+ ids and assistant masks)."""
     from dialogkit.api import iter_outcomes
@@ -59,7 +58,8 @@ def render_cmd(
     from dialogkit.registry import Reject
     from dialogkit.rendering import load_template, load_tokenizer, render
 
-    check_paths([input], [("OUTPUT", output)], in_place=in_place)
+    # no --in-place here (rendered rows are not the input's format): OUTPUT must be another file
+    check_paths([input], [("OUTPUT", output)], main_output=False)
     if max_tokens is not None and tokenizer is None:
         raise UsageError("--max-tokens needs --tokenizer")
     tpl = load_template(template)
