@@ -40,8 +40,8 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time every name loads
         UnpairedExample,
     )
     from dialogkit.registry import Format, Options, all_formats, get_format
-    from dialogkit.rendering import render
-    from dialogkit.template_check import check_template
+    from dialogkit.templates.check import check_template
+    from dialogkit.templates.render import render
 
 __version__ = "0.1.0"
 
@@ -66,9 +66,9 @@ _LAZY: dict[str, str] = {
         "dialogkit.models",
     ),
     **dict.fromkeys(("Format", "Options", "all_formats", "get_format"), "dialogkit.registry"),
-    "check_template": "dialogkit.template_check",
+    "check_template": "dialogkit.templates.check",
     "from_dataset": "dialogkit.hf",
-    "render": "dialogkit.rendering",
+    "render": "dialogkit.templates.render",
     "to_dataset": "dialogkit.hf",
     "to_iterable_dataset": "dialogkit.hf",
 }

@@ -1,4 +1,4 @@
-"""dialogkit.rendering against transformers' apply_chat_template (a test-only oracle)."""
+"""dialogkit.templates against transformers' apply_chat_template (a test-only oracle)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 from dialogkit.errors import MissingDependencyError, RecordError, TemplateError, UsageError
 from dialogkit.models import Conversation, InstructionDemo, Message, ToolCall
 from dialogkit.registry import Reject
-from dialogkit.rendering import (
+from dialogkit.templates import (
     ChatTemplate,
     assistant_mask,
     has_generation_tags,

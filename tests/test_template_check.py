@@ -9,8 +9,14 @@ import pytest
 from dialogkit.errors import TemplateError, UsageError
 from dialogkit.models import Conversation, InstructionDemo, Message, PromptOnly
 from dialogkit.registry import Reject
-from dialogkit.rendering import ChatTemplate, load_tokenizer
-from dialogkit.template_check import CheckReport, Finding, check_conversation, check_template
+from dialogkit.templates import (
+    ChatTemplate,
+    CheckReport,
+    Finding,
+    check_conversation,
+    check_template,
+    load_tokenizer,
+)
 from tests.conftest import shared_file
 
 

@@ -1,4 +1,4 @@
-"""The ``render`` and ``check-template`` commands (a thin layer over dialogkit.rendering).
+"""The ``render`` and ``check-template`` commands (a thin layer over dialogkit.templates).
 
 Only typer and the stdlib are imported here; the library loads inside the commands.
 """
@@ -56,7 +56,7 @@ def render_cmd(
     from dialogkit.errors import UsageError
     from dialogkit.io import check_paths, write_rows
     from dialogkit.registry import Reject
-    from dialogkit.rendering import load_template, load_tokenizer, render
+    from dialogkit.templates import load_template, load_tokenizer, render
 
     # no --in-place here (rendered rows are not the input's format): OUTPUT must be another file
     check_paths([input], [("OUTPUT", output)], main_output=False)
@@ -105,8 +105,7 @@ def check_template_cmd(
     from rich.table import Table
 
     from dialogkit.api import iter_outcomes
-    from dialogkit.rendering import load_template, load_tokenizer
-    from dialogkit.template_check import check_template
+    from dialogkit.templates import check_template, load_template, load_tokenizer
 
     tpl = load_template(template)
     tok = load_tokenizer(tokenizer) if tokenizer is not None else None
