@@ -67,6 +67,7 @@ class Report:
     first_errors: list[str] = field(default_factory=list)
     expanded: int = 0  # extra records a transform made (unpairing: 2 per pair)
     merged: int = 0  # records a transform merged into an earlier equal one (--as conversation)
+    changed: Counter[str] = field(default_factory=Counter)  # text a reader changed, by what
 
     def add(self, other: Report, keep: int = 10) -> None:
         """Add another run's counts to these (the parts of a parallel run, in input order)."""
@@ -75,6 +76,7 @@ class Report:
         self.rejected += other.rejected
         self.expanded += other.expanded
         self.merged += other.merged
+        self.changed.update(other.changed)
         self.rejected_by_reason.update(other.rejected_by_reason)
         self.first_errors.extend(other.first_errors[: max(0, keep - len(self.first_errors))])
 
@@ -100,6 +102,7 @@ class Report:
             "merged": self.merged,
             "rejected_by_reason": dict(sorted(self.rejected_by_reason.items())),
             "fields_dropped": dict(sorted(self.fields_dropped.items())),
+            "changed": dict(sorted(self.changed.items())),
             "format_in": self.format_in,
             "format_out": self.format_out,
         }
@@ -113,6 +116,7 @@ def make_options(options: Options | None, kwargs: Mapping[str, Any]) -> Options:
     extra = {k: v for k, v in kwargs.items() if k not in known}
     if direct or extra:
         opts = replace(opts, **direct, extra={**opts.extra, **extra})
+    opts = replace(opts, notes=Counter())  # this run's own tally
     for name, allowed in (
         ("unknown_role", ("reject", "drop", "map")),
         ("empty_turn", ("reject", "drop", "keep")),
@@ -441,6 +445,7 @@ def write_report(rep: Report, report: str | os.PathLike[str] | None) -> None:
 def finish(out_fmt: Format, dst: Any, rep: Report, report: Any, ctx: WriteContext) -> None:
     """After a run: record dropped fields, let the writer finish its files, write the report."""
     rep.fields_dropped = ctx.dropped
+    rep.changed.update(ctx.options.notes)
     finish = getattr(out_fmt, "finish", None)
     if finish is not None and dst is not None and str(dst) != "-":
         finish(dst, ctx)

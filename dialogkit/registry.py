@@ -78,6 +78,9 @@ class Options:
       :attr:`Format.markers`); no other format ever writes them.
     - ``strict``: any loss is an error: a record with a field the output format has no place
       for is rejected (naming the field) instead of written without it.
+    - ``notes``: what a reader changed in the text on the way (``openai-completion``'s stop
+      marker stripped), counted by what; a run's Report carries it as ``changed``. Each run
+      gets a fresh one (:func:`dialogkit.pipeline.make_options`).
     """
 
     unknown_role: str = "reject"
@@ -90,6 +93,7 @@ class Options:
     keep_metadata: bool = True
     strict: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
+    notes: Counter[str] = field(default_factory=Counter, compare=False, repr=False)
 
     def get(self, key: str, default: Any = None) -> Any:
         """A format-specific option from ``extra``."""

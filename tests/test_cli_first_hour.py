@@ -99,3 +99,32 @@ def test_oasst_as_conversation_each_conversation_once(tmp_path: Path) -> None:
     assert run("convert", str(path), str(plain), "--to", "openai", "--option",
                "oasst_yield=conversations").returncode == 0
     assert got == rows(plain)
+
+
+def test_t0_endoftext_stripped_and_counted(tmp_path: Path) -> None:
+    """Item 5: the t0 samples' 300 completions lose their literal `<|endoftext|>` on the way
+    to chat format, and the run says so; `--option stop=` keeps it."""
+    folder = "legacy_prompt_completion"
+    names = ["t0_ag_news_classify_gpt3_finetune.jsonl",
+             "t0_adversarial_qa_dbert_answer_the_following_q_first100.jsonl"]
+    total = 0
+    for name, n in zip(names, (200, 100), strict=True):
+        path = shared_file(folder, name)
+        out = tmp_path / "c.jsonl"
+        r = run("convert", str(path), str(out), "--to", "openai")
+        assert r.returncode == 0, r.stderr
+        assert r.stderr.decode().splitlines() == [
+            f"openai-completion -> openai: read {n}, written {n}, rejected 0",
+            f"  changed {n}: completion: trailing '<|endoftext|>' stripped (keep it with "
+            "--option stop=)",
+        ]
+        got = rows(out)
+        assert not any("<|endoftext|>" in m["content"] for g in got for m in g["messages"])
+        src = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()]
+        assert [g["messages"][1]["content"] + "<|endoftext|>" for g in got] == [
+            s["completion"] for s in src]
+        total += len(got)
+        r = run("convert", str(path), str(out), "--to", "openai", "--option", "stop=")
+        assert r.returncode == 0, r.stderr
+        assert [g["messages"][1]["content"] for g in rows(out)] == [s["completion"] for s in src]
+    assert total == 300

@@ -233,6 +233,8 @@ def convert(
         err(f"  rejected {n}: {rule}")
     for name, n in sorted(rep.fields_dropped.items()):
         err(f"  field dropped from {n} records: {name}")
+    for what, n in sorted(rep.changed.items()):
+        err(f"  changed {n}: {what}")
     mismatched = rep.rejected_by_reason.get("kind not writable", 0)
     if rep.written == 0 and mismatched:  # e.g. pairs to an SFT format: the wrong command
         if rep.first_errors:

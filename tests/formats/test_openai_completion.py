@@ -52,9 +52,41 @@ def test_aliases() -> None:
 
 
 def test_row_is_a_two_turn_conversation_text_kept_as_is() -> None:
-    rec = read_one({"prompt": "Q: 2+2?\n", "completion": " 4<|endoftext|>"})
+    rec = read_one({"prompt": "Q: 2+2?\n", "completion": " 4<|endoftext|>"}, opts(stop=""))
     assert turns(rec) == [("user", "Q: 2+2?\n"), ("assistant", " 4<|endoftext|>")]
     assert rec.metadata == {}
+
+
+def test_endoftext_stripped_by_default_and_counted(tmp_path: Path) -> None:
+    """Issue 15 item 5: GPT-3's stop token is stripped on read unless ``stop=""``."""
+    rows = [{"prompt": "Q: 2+2?\n", "completion": " 4<|endoftext|>"},
+            {"prompt": "Q: 3+3?\n", "completion": " 6"}]
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    out, report = tmp_path / "out.jsonl", tmp_path / "r.json"
+    rep = dialogkit.convert(src, out, to="openai", report=report)
+    assert [m["messages"][1]["content"] for m in map(orjson.loads, out.read_bytes().splitlines())
+            ] == [" 4", " 6"]
+    what = "completion: trailing '<|endoftext|>' stripped (keep it with --option stop=)"
+    assert dict(rep.changed) == {what: 1}
+    assert orjson.loads(report.read_bytes())["changed"] == {what: 1}
+    rep = dialogkit.convert(src, out, to="openai", stop="")
+    assert dict(rep.changed) == {}
+    assert b"4<|endoftext|>" in out.read_bytes()
+
+
+def test_usual_markers_stripped_only_when_they_end_every_row() -> None:
+    """Issue 15 item 5: OpenAI's ``\\n\\n###\\n\\n`` and `` END`` are stripped when every
+    sampled row ends with them; one row without keeps all text as it is."""
+    rows = [{"prompt": f"Q{i}\n\n###\n\n", "completion": f" A{i} END"} for i in range(3)]
+    recs = list(dialogkit.read(rows, format="openai-completion"))
+    assert [turns(r) for r in recs] == [[("user", f"Q{i}"), ("assistant", f" A{i}")]
+                                        for i in range(3)]
+    mixed = [*rows, {"prompt": "Q\n", "completion": " A"}]
+    recs = list(dialogkit.read(mixed, format="openai-completion"))
+    assert turns(recs[0]) == [("user", "Q0\n\n###\n\n"), ("assistant", " A0 END")]
+    kept = list(dialogkit.read(rows, format="openai-completion", stop="", prompt_separator=""))
+    assert turns(kept[0]) == [("user", "Q0\n\n###\n\n"), ("assistant", " A0 END")]
 
 
 def test_markers_are_stripped_on_read_and_added_on_write() -> None:
@@ -164,7 +196,8 @@ def test_auto_detects_openai_completion(name: str, count: int) -> None:
         "openai-completion", count, count, 0)
 
 
-@pytest.mark.parametrize("options", [{}, {"stop": "<|endoftext|>", "prompt_separator": "\n"}])
+@pytest.mark.parametrize("options", [{"stop": ""},
+                                     {"stop": "<|endoftext|>", "prompt_separator": "\n"}])
 @pytest.mark.parametrize(("name", "count"), [(AG_NEWS, 200), (ADV_QA, 100)])
 def test_round_trip(name: str, count: int, options: dict[str, str], tmp_path: Path) -> None:
     path = shared_file(DIR, name)
