@@ -292,10 +292,17 @@ class Format:
     def write_one(self, record: Any, ctx: WriteContext) -> Any:
         """One output row (or :class:`Rows`), or a Reject when this format cannot hold it.
 
-        Formats override :meth:`write_record`, not this or :meth:`write`.
+        No ``_``-prefixed key of a row is ever written (see :func:`_public`). Formats
+        override :meth:`write_record`, not this or :meth:`write`.
         """
         try:
-            return self.write_record(self.writable(record, ctx), ctx)
+            out = self.write_record(self.writable(record, ctx), ctx)
+            if type(out) is dict:
+                if any(type(k) is str and k.startswith("_") for k in out):
+                    out = _public(out, ctx)
+            elif type(out) is Rows:
+                out = Rows(_public(r, ctx) if type(r) is dict else r for r in out)
+            return out
         except RecordError as exc:
             src = record.source
             return Reject(
@@ -323,6 +330,19 @@ class Format:
             f"(it writes {', '.join(self.writes)})",
             rule="kind not writable",
         )
+
+
+def _public(row: dict[str, Any], ctx: WriteContext) -> dict[str, Any]:
+    """``row`` without its ``_``-prefixed keys: dialogkit's own bookkeeping never reaches an
+    output file (trainers would read it as a column); each one dropped is tallied (with
+    ``strict``, the record is rejected)."""
+    out = {}
+    for key, value in row.items():
+        if type(key) is str and key.startswith("_"):
+            ctx.drop(key)
+        else:
+            out[key] = value
+    return out
 
 
 def register(fmt: Format) -> Format:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,3 +27,24 @@ def data_dir() -> Path:
     if not DATA.is_dir():
         pytest.skip("../shared/data not available")
     return DATA
+
+
+def compact_arguments(records: list[Any]) -> list[Any]:
+    """Records whose tool-call arguments that are JSON objects are re-serialised compactly, as
+    they come back through ``trl`` (its arguments are objects; issue 15 item 7)."""
+    import orjson
+
+    def one(text: str) -> str:
+        try:
+            value = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return text
+        return orjson.dumps(value).decode() if isinstance(value, dict) else text
+
+    out = []
+    for r in records:
+        msgs = [m.model_copy(update={"tool_calls": [
+            c.model_copy(update={"arguments": one(c.arguments)}) for c in m.tool_calls]})
+            if m.tool_calls else m for m in r.messages]
+        out.append(r.model_copy(update={"messages": msgs}))
+    return out

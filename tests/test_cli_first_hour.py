@@ -128,3 +128,43 @@ def test_t0_endoftext_stripped_and_counted(tmp_path: Path) -> None:
         assert r.returncode == 0, r.stderr
         assert [g["messages"][1]["content"] for g in rows(out)] == [s["completion"] for s in src]
     assert total == 300
+
+
+def test_no_private_key_reaches_a_trainer_file(tmp_path: Path) -> None:
+    """Item 7: `--to trl` on the drone file (arguments written with spaces) writes no `_trl`
+    column; the spacing it cannot keep is dropped and counted."""
+    path = shared_file("openai_chat", "openai_cookbook_drone_training_first5.jsonl")
+    out = tmp_path / "t.jsonl"
+    r = run("convert", str(path), str(out), "--to", "trl")
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.decode().splitlines() == [
+        "openai -> trl: read 5, written 5, rejected 0",
+        "  field dropped from 2 records: _trl",
+    ]
+    got = rows(out)
+    assert [k for g in got for k in g if k.startswith("_")] == []
+    assert got[0]["messages"][2]["tool_calls"][0]["function"]["arguments"] == {"altitude": 100}
+
+
+def test_no_writer_emits_a_private_key() -> None:
+    """Item 7, for every writer: a ``_`` key a writer puts in a row is dropped and tallied."""
+    from dialogkit.models import Conversation
+    from dialogkit.registry import Format, Rows, WriteContext
+
+    class Leaky(Format):
+        name = "leaky"
+        writes = ("conversation",)
+
+        def write_record(self, record, ctx):  # noqa: ANN001, ANN202
+            return {"messages": len(record.messages), "_state": 1}
+
+    class LeakyRows(Leaky):
+        def write_record(self, record, ctx):  # noqa: ANN001, ANN202
+            return Rows([{"a": 1, "_b": 2}, {"c": 3}])
+
+    conv = Conversation.model_validate({"messages": [{"role": "user", "content": "q"},
+                                                     {"role": "assistant", "content": "a"}]})
+    ctx = WriteContext()
+    assert list(Leaky().write([conv], ctx)) == [{"messages": 2}]
+    assert list(LeakyRows().write([conv], ctx)) == [{"a": 1}, {"c": 3}]
+    assert dict(ctx.dropped) == {"_state": 1, "_b": 1}

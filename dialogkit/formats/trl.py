@@ -15,9 +15,10 @@ Messages follow TRL: ``{role, content, tool_calls?, name?, tool_call_id?, thinki
 call is ``{type: "function", function: {name, arguments: OBJECT}}`` (``id`` optional);
 ``thinking`` is the canonical ``reasoning``. Canonical ``arguments`` is JSON text: the reader
 serialises an object compactly (orjson, key order kept); the writer parses it back to an object.
-When that would change the text (``'{"altitude": 100}'`` has a space), the exact text is kept
-under ``_trl.arguments`` in the row so reading it back restores it; text that is not a JSON
-object (the drone file's double-encoded arguments) is written as the string it is.
+When that changes the text (``'{"altitude": 100}'`` has a space) the exact spacing is lost:
+no ``_`` bookkeeping column ever reaches an output row, so it is tallied as dropped (``_trl``;
+with ``--strict`` the record is rejected). Text that is not a JSON object (the drone file's
+double-encoded arguments) is written as the string it is.
 
 Writer option ``trl_type``: ``messages`` | ``prompt-completion`` | ``text``. Default: what the
 record was read as (``metadata["_trl"]``), else ``messages``. ``prompt-completion`` without a
