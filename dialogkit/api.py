@@ -24,6 +24,7 @@ from dialogkit.pipeline import (
     finish,
     iter_outcomes,
     make_options,
+    media_options,
     open_source,
     output_container,
     prepare,
@@ -81,7 +82,7 @@ def convert(
                     in_place=in_place)
         if in_place and dst is not None and os.path.islink(dst):
             dst = os.path.realpath(dst)  # through a symlink: replace the file, keep the link
-    opts = make_options(options, kwargs)
+    opts = media_options(make_options(options, kwargs), src if from_ is not None else None, dst)
     out_fmt = resolve_format(to)
     if not out_fmt.writes:
         raise UsageError(f"format {out_fmt.name!r} can only be read")

@@ -15,17 +15,21 @@ from pydantic_core import PydanticCustomError
 
 __all__ = [
     "KINDS",
+    "MEDIA_TYPES",
     "ROLES",
     "Candidate",
     "Comparison",
     "Conversation",
     "InstructionDemo",
+    "MediaPart",
     "Message",
+    "Part",
     "PreferencePair",
     "PromptOnly",
     "Record",
     "RecordAdapter",
     "Source",
+    "TextPart",
     "ToolCall",
     "TrainerDialogue",
     "TrainerMessage",
@@ -46,7 +50,12 @@ def _rule(name: str, message: str, **ctx: Any) -> PydanticCustomError:
 
 
 class ToolCall(BaseModel):
-    """A function call of an assistant message; ``arguments`` stays the JSON text it came as."""
+    """A function call of an assistant message.
+
+    ``arguments`` stays the exact JSON text it came as; ``arguments_form`` remembers whether the
+    source held it as a JSON string (``None``, the default, or ``"string"``) or as a JSON object
+    (``"object"``), so a writer that can hold either gives back the same form.
+    """
 
     model_config = _CONFIG
 
@@ -54,20 +63,91 @@ class ToolCall(BaseModel):
     type: Literal["function"] = "function"
     name: str
     arguments: str
+    arguments_form: Literal["string", "object"] | None = Field(
+        default=None, description="How the source held the arguments (None: a JSON string)."
+    )
+
+
+MEDIA_TYPES: tuple[str, ...] = ("image", "audio", "video")
+
+
+class TextPart(BaseModel):
+    """A text part of a message's content list."""
+
+    model_config = _CONFIG
+
+    type: Literal["text"] = "text"
+    text: str
+
+
+class MediaPart(BaseModel):
+    """An image, audio clip or video of a message's content list, and where its bytes are.
+
+    Exactly one source: ``url`` (http(s) and other URLs), ``path`` (a local file; readers resolve
+    a relative path against the input file's folder or ``--media-root``), or ``data`` (inline
+    base64, with ``mime_type``). ``details`` keeps format-specific settings (OpenAI's ``detail``,
+    an audio ``format``) so they survive a round trip.
+    """
+
+    model_config = _CONFIG
+
+    type: Literal["image", "audio", "video"]
+    url: str | None = None
+    path: str | None = None
+    data: str | None = Field(default=None, description="Inline bytes, base64.")
+    mime_type: str | None = None
+    details: dict[str, Any] | None = Field(
+        default=None, description="Format-specific settings: OpenAI's detail, audio format."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> MediaPart:
+        given = [k for k in ("url", "path", "data") if getattr(self, k) is not None]
+        if not given:
+            raise _rule(
+                "media_no_source",
+                "a {type} part needs a source: url, path or data",
+                type=self.type,
+            )
+        if len(given) > 1:
+            raise _rule(
+                "media_sources",
+                "a {type} part has one source, got {keys}",
+                type=self.type,
+                keys=", ".join(given),
+            )
+        return self
+
+    @property
+    def ref(self) -> str:
+        """The source as one string: the URL, the path, or the data URL of inline bytes."""
+        if self.url is not None:
+            return self.url
+        if self.path is not None:
+            return self.path
+        return f"data:{self.mime_type or 'application/octet-stream'};base64,{self.data}"
+
+
+Part = Annotated[Union[TextPart, MediaPart], Field(discriminator="type")]  # noqa: UP007
 
 
 class Message(BaseModel):
-    """One turn: a role, its text, and the optional tool-calling and training fields."""
+    """One turn: a role, its content (text, or a list of text and media parts), and the
+    optional tool-calling, reasoning and training fields.
+
+    A string stays a string: only content that came as a list of parts is held as one.
+    """
 
     model_config = _CONFIG
 
     role: Role
-    content: str | None = None
+    content: str | list[Part] | None = None
     name: str | None = None
     tool_calls: list[ToolCall] | None = None
     tool_call_id: str | None = None
-    weight: Literal[0, 1] | None = Field(
-        default=None, description="OpenAI's per-message training weight (0 = no loss)."
+    weight: int | float | None = Field(
+        default=None,
+        description="Per-message loss weight: OpenAI's weight (0/1), LLaMA-Factory's loss_weight.",
     )
     reasoning: str | None = Field(
         default=None, description="Reasoning text kept apart from content."
@@ -83,9 +163,26 @@ class Message(BaseModel):
                 "only an assistant message may carry tool_calls, not a {role} message",
                 role=self.role,
             )
-        if self.weight is not None and self.role != "assistant":
-            raise _rule("weight_role", "weight is only allowed on assistant messages")
+        if self.weight is not None and (isinstance(self.weight, bool) or self.weight < 0):
+            raise _rule("weight_negative", "a loss weight is a number >= 0, got {w}",
+                        w=self.weight)
         return self
+
+    @property
+    def text(self) -> str | None:
+        """The content's text: the string itself, or the text parts joined (media left out)."""
+        c = self.content
+        if c is None or isinstance(c, str):
+            return c
+        return "".join(p.text for p in c if p.type == "text")  # type: ignore[union-attr]
+
+    @property
+    def media(self) -> list[MediaPart]:
+        """The media parts of the content, in order (empty for string content)."""
+        c = self.content
+        if c is None or isinstance(c, str):
+            return []
+        return [p for p in c if p.type != "text"]  # type: ignore[misc]
 
 
 class TrainerMessage(Message):
@@ -322,3 +419,52 @@ MODELS: dict[str, type[_Base]] = {
     "prompt": PromptOnly,
 }
 KINDS: tuple[str, ...] = tuple(MODELS)
+
+THINK_TAGS: tuple[str, str] = ("<think>", "</think>")
+_MESSAGE_FIELDS = ("messages", "prompt", "chosen", "rejected", "completion", "context")
+
+
+def _split_message(m: Message, open_tag: str, close_tag: str) -> Message:
+    """``m`` with a leading ``open_tag…close_tag`` block of its content moved to ``reasoning``
+    (newlines around the block trimmed, as Qwen3's and DeepSeek-R1's templates trim them)."""
+    if m.role != "assistant" or m.reasoning is not None:
+        return m
+    content = m.content
+    first = content if isinstance(content, str) else (
+        content[0].text if content and isinstance(content[0], TextPart) else None
+    )
+    if first is None:
+        return m
+    body = first.lstrip()
+    if not body.startswith(open_tag):
+        return m
+    end = body.find(close_tag, len(open_tag))
+    if end < 0:
+        return m
+    reasoning = body[len(open_tag):end].strip("\n")
+    rest = body[end + len(close_tag):].lstrip("\n")
+    if isinstance(content, str):
+        new_content: Any = rest
+    else:
+        tail = list(content[1:])  # type: ignore[index]
+        new_content = ([TextPart(text=rest)] if rest else []) + tail
+    return m.model_copy(update={"content": new_content, "reasoning": reasoning})
+
+
+def split_think(record: Any, tags: tuple[str, str] = THINK_TAGS) -> Any:
+    """``record`` with ``<think>…</think>`` at the start of each assistant turn's content split
+    into the turn's ``reasoning`` (``--think split``); a record with none is returned as is."""
+    open_tag, close_tag = tags
+    update: dict[str, Any] = {}
+    for name in _MESSAGE_FIELDS:
+        msgs = getattr(record, name, None)
+        if isinstance(msgs, list):
+            new = [_split_message(m, open_tag, close_tag) for m in msgs]
+            if any(a is not b for a, b in zip(new, msgs, strict=True)):
+                update[name] = new
+    cands = getattr(record, "candidates", None)
+    if cands:
+        new_cands = [split_think(c, tags) for c in cands]
+        if any(a is not b for a, b in zip(new_cands, cands, strict=True)):
+            update["candidates"] = new_cands
+    return record.model_copy(update=update) if update else record

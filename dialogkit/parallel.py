@@ -131,6 +131,7 @@ def _run_part(job: _Job) -> tuple[Any, Counter[str], RecordError | None]:
     finally:
         if rejects_file is not None:
             rejects_file.close()
+    rep.media.update(ctx.media)
     return rep, ctx.dropped, error
 
 

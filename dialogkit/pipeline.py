@@ -40,6 +40,7 @@ __all__ = [
     "iter_outcomes",
     "kind_hint",
     "make_options",
+    "media_options",
     "open_source",
     "output_container",
     "prepare",
@@ -68,6 +69,7 @@ class Report:
     expanded: int = 0  # extra records a transform made (unpairing: 2 per pair)
     merged: int = 0  # records a transform merged into an earlier equal one (--as conversation)
     changed: Counter[str] = field(default_factory=Counter)  # text a reader changed, by what
+    media: Counter[str] = field(default_factory=Counter)  # "image.read", "image.written"
 
     def add(self, other: Report, keep: int = 10) -> None:
         """Add another run's counts to these (the parts of a parallel run, in input order)."""
@@ -78,6 +80,7 @@ class Report:
         self.merged += other.merged
         self.changed.update(other.changed)
         self.rejected_by_reason.update(other.rejected_by_reason)
+        self.media.update(other.media)
         self.first_errors.extend(other.first_errors[: max(0, keep - len(self.first_errors))])
 
     def reject(self, rej: Reject, keep: int = 10) -> None:
@@ -94,7 +97,7 @@ class Report:
         kind transform makes several records of one (``--as unpaired``), ``merged`` unless it
         finds a record equal to an earlier one (``--as conversation`` on OASST).
         """
-        return {
+        out: dict[str, Any] = {
             "read": self.read,
             "written": self.written,
             "rejected": self.rejected,
@@ -106,6 +109,9 @@ class Report:
             "format_in": self.format_in,
             "format_out": self.format_out,
         }
+        if self.media:  # only data with media parts has the key (text-only reports unchanged)
+            out["media"] = dict(sorted(self.media.items()))
+        return out
 
 
 def make_options(options: Options | None, kwargs: Mapping[str, Any]) -> Options:
@@ -121,11 +127,32 @@ def make_options(options: Options | None, kwargs: Mapping[str, Any]) -> Options:
         ("unknown_role", ("reject", "drop", "map")),
         ("empty_turn", ("reject", "drop", "keep")),
         ("consecutive", ("reject", "merge", "keep")),
+        ("think", ("keep", "split")),
     ):
         if getattr(opts, name) not in allowed:
             value = getattr(opts, name)
             raise UsageError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
     return opts
+
+
+def media_options(opts: Options, src: Any = None, dst: Any = None) -> Options:
+    """``opts`` with the folders media paths are read against and written relative to:
+    ``media_base`` (``--media-root``, else the input file's folder) and ``media_out`` (the
+    output file's folder); ``copy_media`` made absolute. Set once (parallel parts keep them)."""
+    extra = dict(opts.extra)
+    if extra.get("media_root") is not None:
+        extra["media_base"] = os.path.abspath(extra["media_root"])
+    elif "media_base" not in extra and isinstance(src, (str, os.PathLike)) and str(src) != "-" \
+            and not str(src).startswith("hf:"):
+        path = os.path.abspath(src)
+        extra["media_base"] = path if os.path.isdir(path) else os.path.dirname(path)
+    if "media_out" not in extra and isinstance(dst, (str, os.PathLike)) and str(dst) != "-":
+        extra["media_out"] = os.path.dirname(os.path.abspath(dst))
+    if extra.get("copy_media") is not None:
+        extra["copy_media"] = os.path.abspath(extra["copy_media"])
+    if extra == opts.extra:
+        return opts
+    return replace(opts, extra=extra)
 
 
 def resolve_format(name: str | Format) -> Format:
@@ -178,7 +205,7 @@ def iter_outcomes(
     **kwargs: Any,
 ) -> Iterator[Any]:
     """Records and Rejects from a file, ``-`` or an iterable of rows, in input order."""
-    opts = make_options(options, kwargs)
+    opts = media_options(make_options(options, kwargs), src)
     fmt, rows = open_source(src, format, container=container)
     if on_format is not None:
         on_format(fmt)
@@ -275,7 +302,7 @@ def convert_serial(
     (each unchanged, with its reason) and the run goes on. ``report`` gets the Report as JSON.
     """
     check_on_error(on_error)
-    opts = make_options(options, kwargs)
+    opts = media_options(make_options(options, kwargs), src if from_ is not None else None, dst)
     out_fmt = resolve_format(to)
     if not out_fmt.writes:
         raise UsageError(f"format {out_fmt.name!r} can only be read")
@@ -446,6 +473,7 @@ def finish(out_fmt: Format, dst: Any, rep: Report, report: Any, ctx: WriteContex
     """After a run: record dropped fields, let the writer finish its files, write the report."""
     rep.fields_dropped = ctx.dropped
     rep.changed.update(ctx.options.notes)
+    rep.media.update(ctx.media)
     finish = getattr(out_fmt, "finish", None)
     if finish is not None and dst is not None and str(dst) != "-":
         finish(dst, ctx)

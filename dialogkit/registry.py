@@ -19,7 +19,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from dialogkit.errors import RecordError, UnknownFormatError, format_loc
 from dialogkit.io import Container, Row
-from dialogkit.models import KINDS, Source
+from dialogkit.models import KINDS, THINK_TAGS, Source, TextPart, split_think
 
 _KIND_TAGS = frozenset(KINDS)
 
@@ -32,7 +32,9 @@ __all__ = [
     "all_formats",
     "build",
     "build_adapter",
+    "count_parts",
     "get_format",
+    "has_parts",
     "register",
     "set_source",
 ]
@@ -81,6 +83,8 @@ class Options:
     - ``notes``: what a reader changed in the text on the way (``openai-completion``'s stop
       marker stripped), counted by what; a run's Report carries it as ``changed``. Each run
       gets a fresh one (:func:`dialogkit.pipeline.make_options`).
+    - ``think``: ``keep`` (default) leaves assistant content as it is; ``split`` moves a leading
+      ``think_tags[0]…think_tags[1]`` block into the message's ``reasoning`` (``--think``).
     """
 
     unknown_role: str = "reject"
@@ -92,6 +96,8 @@ class Options:
     join: str = "\n\n"
     keep_metadata: bool = True
     strict: bool = False
+    think: str = "keep"
+    think_tags: tuple[str, str] = THINK_TAGS
     extra: Mapping[str, Any] = field(default_factory=dict)
     notes: Counter[str] = field(default_factory=Counter, compare=False, repr=False)
 
@@ -142,6 +148,7 @@ class WriteContext:
     options: Options = field(default_factory=Options)
     dropped: Counter[str] = field(default_factory=Counter)
     state: dict[str, Any] = field(default_factory=dict)
+    media: Counter[str] = field(default_factory=Counter)  # "image.written": parts written
 
     def drop(self, name: str) -> None:
         """Record that field ``name`` had no place in the output format (with ``strict``,
@@ -152,6 +159,66 @@ class WriteContext:
                 rule="lossy",
             )
         self.dropped[name] += 1
+
+
+_LISTS: dict[str, tuple[str, ...]] = {
+    "conversation": ("messages",),
+    "trainer_dialogue": ("messages",),
+    "preference": ("prompt", "chosen", "rejected"),
+    "unpaired": ("prompt", "completion"),
+    "prompt": ("prompt",),
+    "comparison": ("context",),
+}
+
+
+def _message_lists(record: Any) -> list[list[Any]]:
+    lists = [getattr(record, n) for n in _LISTS.get(record.kind, ())]
+    if record.kind == "comparison":
+        lists.extend(c.messages for c in record.candidates)
+    return lists
+
+
+def has_parts(record: Any) -> bool:
+    """Whether any message of ``record`` holds its content as a list of parts."""
+    for msgs in _message_lists(record):
+        for m in msgs:
+            if type(m.content) is list:
+                return True
+    return False
+
+
+def count_parts(record: Any, ctx: WriteContext, *, flatten: bool) -> Any:
+    """Count ``record``'s media parts as read (``image.read``); with ``flatten``, the record
+    with each part list as its text (text parts joined), each media part tallied as dropped
+    (``media.image``; ``--strict`` rejects)."""
+    for msgs in _message_lists(record):
+        for m in msgs:
+            if type(m.content) is list:
+                for p in m.content:
+                    if p.type != "text":
+                        ctx.media[f"{p.type}.read"] += 1
+                        if flatten:
+                            ctx.drop(f"media.{p.type}")
+    if not flatten:
+        return record
+    update: dict[str, Any] = {}
+    for name in _LISTS.get(record.kind, ()):
+        msgs = getattr(record, name)
+        if any(type(m.content) is list for m in msgs):
+            update[name] = [_flat(m) for m in msgs]
+    if record.kind == "comparison":
+        update["candidates"] = [
+            c.model_copy(update={"messages": [_flat(m) for m in c.messages]})
+            for c in record.candidates
+        ]
+    return record.model_copy(update=update)
+
+
+def _flat(m: Any) -> Any:
+    if type(m.content) is not list:
+        return m
+    text = "".join(p.text for p in m.content if isinstance(p, TextPart))
+    return m.model_copy(update={"content": text})
 
 
 def build(model: type[BaseModel], data: dict[str, Any]) -> Any:
@@ -172,7 +239,10 @@ def build_adapter(adapter: TypeAdapter[Any], data: Any) -> Any:
 
 def _record_error(exc: ValidationError, *, union: bool = False) -> RecordError:
     """The first error of a ValidationError as a RecordError (the rest are in ``__cause__``)."""
-    err = exc.errors(include_url=False)[0]
+    errors = exc.errors(include_url=False)
+    err = errors[0]
+    if len(errors) > 1 and err["loc"] and err["loc"][-1] == "str":
+        err = errors[1]  # content is a string or a part list: the part list's error says why
     rule = err["type"]
     msg = err["msg"]
     if rule == "missing":
@@ -180,10 +250,34 @@ def _record_error(exc: ValidationError, *, union: bool = False) -> RecordError:
     elif rule == "literal_error":
         expected = err.get("ctx", {}).get("expected", "")
         msg = f"Expected {expected}, got {err['input']!r}"
-    loc = list(err["loc"])
+    loc = _clean_loc(err["loc"])
     if union and loc and loc[0] in _KIND_TAGS:  # the union puts the tag first: not a field
         loc = loc[1:]
     return RecordError(msg, loc=format_loc(loc), rule=rule)
+
+
+_PART_TAGS = frozenset({"text", "image", "audio", "video"})
+
+
+def _clean_loc(raw: Any) -> list[Any]:
+    """A pydantic location without the union branch names of ``content`` (``str``,
+    ``list[...]`` and the part type tag), so it is a JSON path into the data."""
+    loc = list(raw)
+    if "content" not in loc:
+        return loc
+    out: list[Any] = []
+    for i, part in enumerate(loc):
+        if isinstance(part, str) and out and out[-1] == "content" and (
+            part == "str" or part.startswith("list[")
+        ):
+            continue
+        if part in _PART_TAGS and i >= 2 and isinstance(loc[i - 1], int) and (
+            "content" in loc[:i]
+        ):
+            continue
+        out.append(part)
+    return out
+
 
 
 def set_source(record: Any, file: str | None, line: int | None, format: str | None) -> None:
@@ -216,11 +310,17 @@ class Format:
     # whether write_record depends on the records before it (through WriteContext.state):
     # such a writer must see the whole stream in one process, so convert never splits it
     stateful: ClassVar[bool] = False
+    # whether write_record takes content part lists (media); others get plain text
+    content_parts: ClassVar[bool] = False
 
     def writable(self, record: Any, ctx: WriteContext) -> Any:
         """The record as this writer may see it: other formats' markers removed (and tallied),
-        and public metadata dropped (and tallied) when ``keep_metadata`` is off. Unchanged
-        records are returned as they are, so the common case costs one check."""
+        and public metadata dropped (and tallied) when ``keep_metadata`` is off; its media parts
+        counted as read, and, for a writer without :attr:`content_parts`, its part lists made
+        plain text (media tallied as dropped). Unchanged records are returned as they are, so
+        the common case costs a few checks."""
+        if has_parts(record):
+            record = count_parts(record, ctx, flatten=not self.content_parts)
         md = record.metadata
         if not md:
             return record
@@ -264,6 +364,8 @@ class Format:
             recs = list(self.read_row(row.data, opts))
         except RecordError as exc:
             return [Reject(exc.at(source=row.source, line=row.line, format=self.name), row=row)]
+        if opts.think == "split":
+            recs = [split_think(rec, opts.think_tags) for rec in recs]
         if with_source:
             for rec in recs:
                 if rec.source is None:

@@ -199,3 +199,22 @@ def test_unescape_leaves_non_ascii_alone() -> None:
     from dialogkit.cli import unescape
 
     assert unescape(r"日本\n\t\\x") == "日本\n\t\\x"
+
+
+def test_convert_think_split_and_tool_arguments_options() -> None:
+    row = {"messages": [{"role": "user", "content": "q"},
+                        {"role": "assistant", "content": "<think>r</think>a",
+                         "tool_calls": [{"type": "function",
+                                         "function": {"name": "f", "arguments": '{"x": 1}'}}]},
+                        {"role": "tool", "content": "1"},
+                        {"role": "assistant", "content": "done"}]}
+    proc = run("convert", "-", "-", "--from", "openai", "--to", "openai", "--think", "split",
+               "--tool-arguments", "object", stdin=jsonl(row))
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)["messages"][1]
+    assert out == {"role": "assistant", "content": "a",
+                   "tool_calls": [{"type": "function",
+                                   "function": {"name": "f", "arguments": {"x": 1}}}]}
+    assert b"field dropped from 1 records: reasoning" in proc.stderr
+    bad = run("convert", "-", "-", "--to", "openai", "--think-tags", "<t>", stdin=jsonl(row))
+    assert bad.returncode == 2 and b"--think-tags takes OPEN,CLOSE, got '<t>'" in bad.stderr

@@ -58,8 +58,8 @@ def test_conversation_ok_and_defaults() -> None:
         (Message, {"role": "user", "content": "x",
                    "tool_calls": [{"name": "f", "arguments": "{}"}]},
          "tool_calls_role", "only an assistant message may carry tool_calls, not a user message"),
-        (Message, {"role": "user", "content": "x", "weight": 1}, "weight_role",
-         "weight is only allowed on assistant messages"),
+        (Message, {"role": "user", "content": "x", "weight": -0.5}, "weight_negative",
+         "a loss weight is a number >= 0, got -0.5"),
         (Message, {"role": "bot", "content": "x"}, "literal_error",
          "Input should be 'system', 'user', 'assistant' or 'tool'"),
         (Comparison, {"context": [U], "candidates": [{"messages": [A]}]}, "too_few_candidates",
@@ -85,6 +85,36 @@ def test_conversation_ok_and_defaults() -> None:
 def test_each_rule_has_its_name_and_message(model: Any, data: dict[str, Any], rule: str,
                                             msg: str) -> None:
     assert rule_of(model, data) == (rule, msg)
+
+
+@pytest.mark.parametrize(
+    ("part", "rule", "msg"),
+    [
+        ({"type": "image"}, "media_no_source", "a image part needs a source: url, path or data"),
+        ({"type": "audio", "url": "u", "path": "p"}, "media_sources",
+         "a audio part has one source, got url, path"),
+        ({"type": "text"}, "missing", "missing required field `text`"),
+    ],
+)
+def test_part_rules_are_located_in_the_content_list(part: dict[str, Any], rule: str,
+                                                    msg: str) -> None:
+    with pytest.raises(RecordError) as info:
+        build(Conversation, {"messages": [{"role": "user", "content": ["x", part][1:]}, A]})
+    assert (info.value.rule, info.value.reason) == (rule, msg)
+    assert info.value.loc == "$.messages[0].content[0]" + (".text" if rule == "missing" else "")
+
+
+def test_content_string_stays_a_string_and_parts_stay_parts() -> None:
+    c = Conversation.model_validate({"messages": [
+        {"role": "user", "content": [{"type": "text", "text": "hi "},
+                                     {"type": "image", "url": "https://x/1.png"}]}, A]})
+    assert c.messages[1].content == "hello"
+    assert c.messages[0].text == "hi " and [p.ref for p in c.messages[0].media] == [
+        "https://x/1.png"]
+    dumped = c.model_dump(mode="json", exclude_none=True)["messages"]
+    assert dumped[0]["content"] == [{"type": "text", "text": "hi "},
+                                    {"type": "image", "url": "https://x/1.png"}]
+    assert dumped[1] == A
 
 
 def test_ties_and_unranked_are_valid() -> None:

@@ -56,6 +56,21 @@ class Side(str, Enum):
     rejected = "rejected"
 
 
+class Think(str, Enum):
+    """What to do with ``<think>…</think>`` at the start of assistant content."""
+
+    keep = "keep"
+    split = "split"
+
+
+class ToolArguments(str, Enum):
+    """How a writer puts tool-call arguments (default: the output format's own choice)."""
+
+    string = "string"
+    object = "object"
+    source = "source"
+
+
 class ContainerChoice(str, Enum):
     """The file container of an output."""
 
@@ -113,6 +128,26 @@ ConsecutiveOpt = Annotated[
 ]
 
 
+ThinkOpt = Annotated[
+    Think,
+    typer.Option(help="<think>...</think> at the start of assistant content: keep it as text, "
+                 "or split it into the message's reasoning."),
+]
+ThinkTagsOpt = Annotated[
+    str | None,
+    typer.Option(help="The opening and closing reasoning tags for --think split, as "
+                 "OPEN,CLOSE (default '<think>,</think>')."),
+]
+MediaRootOpt = Annotated[
+    Path | None,
+    typer.Option(help="Folder relative media paths are read against (default: the input "
+                 "file's folder)."),
+]
+CheckMediaOpt = Annotated[
+    bool, typer.Option(help="Reject a record whose local media file does not exist.")
+]
+
+
 def _options(
     system: str | None,
     unknown_role: UnknownRole,
@@ -121,17 +156,39 @@ def _options(
     consecutive: Consecutive,
     option: list[str] | None,
     join: str | None = None,
+    *,
+    think: Think = Think.keep,
+    think_tags: str | None = None,
+    media_root: Path | None = None,
+    check_media: bool = False,
+    copy_media: Path | None = None,
+    tool_arguments: ToolArguments | None = None,
 ) -> Any:
+    from dialogkit.errors import UsageError
     from dialogkit.registry import Options
 
+    extra = _parse_pairs(option, "--option")
+    for key, value in (("media_root", media_root), ("copy_media", copy_media)):
+        if value is not None:
+            extra[key] = str(value)
+    if check_media:
+        extra["check_media"] = True
+    if tool_arguments is not None:
+        extra["tool_arguments"] = tool_arguments.value
     kwargs: dict[str, Any] = {
         "unknown_role": unknown_role.value,
         "role_map": _role_map(role_map),
         "empty_turn": empty_turn.value,
         "consecutive": consecutive.value,
         "system": system,
-        "extra": _parse_pairs(option, "--option"),
+        "think": think.value,
+        "extra": extra,
     }
+    if think_tags is not None:
+        tags = tuple(unescape(t) for t in think_tags.split(","))
+        if len(tags) != 2 or not all(tags):
+            raise UsageError(f"--think-tags takes OPEN,CLOSE, got {think_tags!r}")
+        kwargs["think_tags"] = tags
     if join is not None:
         kwargs["join"] = unescape(join)
     return Options(**kwargs)
@@ -193,6 +250,20 @@ def convert(
     empty_turn: EmptyTurnOpt = EmptyTurn.reject,
     consecutive: ConsecutiveOpt = Consecutive.reject,
     option: OptionOpt = None,
+    think: ThinkOpt = Think.keep,
+    think_tags: ThinkTagsOpt = None,
+    media_root: MediaRootOpt = None,
+    copy_media: Annotated[
+        Path | None,
+        typer.Option(help="Copy (or hard-link) every local media file under this folder and "
+                     "point the output at the copies, so it is self-contained."),
+    ] = None,
+    check_media: CheckMediaOpt = False,
+    tool_arguments: Annotated[
+        ToolArguments | None,
+        typer.Option(help="Write tool-call arguments as JSON strings, objects, or in the form "
+                     "they were read (default: the output format's choice)."),
+    ] = None,
 ) -> None:
     """Convert INPUT (any known format) to OUTPUT in the format --to."""
     from dialogkit.api import convert as run_convert
@@ -202,7 +273,10 @@ def convert(
         raise UsageError("--to FORMAT is required (see `dialogkit formats`)")
     if rejects is not None and on_error is not OnError.skip:
         raise UsageError("--rejects needs --on-error skip")
-    opts = _options(system, unknown_role, role_map, empty_turn, consecutive, option, join)
+    opts = _options(system, unknown_role, role_map, empty_turn, consecutive, option, join,
+                    think=think, think_tags=think_tags, media_root=media_root,
+                    check_media=check_media, copy_media=copy_media,
+                    tool_arguments=tool_arguments)
     if drop_metadata or strict:
         from dataclasses import replace
 
@@ -235,6 +309,8 @@ def convert(
         err(f"  field dropped from {n} records: {name}")
     for what, n in sorted(rep.changed.items()):
         err(f"  changed {n}: {what}")
+    for name, n in sorted(rep.media.items()):
+        err(f"  media parts {name.replace('.', ' ')}: {n}")
     mismatched = rep.rejected_by_reason.get("kind not writable", 0)
     if rep.written == 0 and mismatched:  # e.g. pairs to an SFT format: the wrong command
         if rep.first_errors:
@@ -256,11 +332,17 @@ def validate(
     empty_turn: EmptyTurnOpt = EmptyTurn.reject,
     consecutive: ConsecutiveOpt = Consecutive.reject,
     option: OptionOpt = None,
+    think: ThinkOpt = Think.keep,
+    think_tags: ThinkTagsOpt = None,
+    media_root: MediaRootOpt = None,
+    check_media: CheckMediaOpt = False,
 ) -> None:
     """Check every record of INPUT; exit 1 if any is invalid."""
     from dialogkit.api import validate as run_validate
 
-    opts = _options(None, unknown_role, role_map, empty_turn, consecutive, option)
+    opts = _options(None, unknown_role, role_map, empty_turn, consecutive, option,
+                    think=think, think_tags=think_tags, media_root=media_root,
+                    check_media=check_media)
     rep = run_validate(input, from_, options=opts)
     print(
         f"{input}: format {rep.format_in}, {rep.read} records, {rep.written} valid, "

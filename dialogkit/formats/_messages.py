@@ -8,17 +8,22 @@ can drop and merge messages and still report every error where the user will fin
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
+
+import orjson
 
 from dialogkit.errors import RecordError
 from dialogkit.formats._common import expect_object, field, resolve_role, type_name
-from dialogkit.models import Conversation
-from dialogkit.registry import Options, build
+from dialogkit.media import media_part
+from dialogkit.models import Conversation, ToolCall
+from dialogkit.registry import Options, WriteContext, build
 
 __all__ = [
     "MESSAGE_KEYS",
+    "REASONING_KEYS",
     "ROLES",
     "Turn",
     "apply_turn_policies",
@@ -28,16 +33,22 @@ __all__ = [
     "finish_messages",
     "optional_str",
     "policy_messages",
+    "read_arguments",
+    "read_content",
     "read_openai_call",
     "read_openai_messages",
+    "read_reasoning",
     "read_weight",
     "start_message",
     "with_system",
     "with_system_turn",
+    "write_arguments",
 ]
 
 ROLES: dict[str, str] = {r: r for r in ("system", "user", "assistant", "tool")}
-MESSAGE_KEYS = ("role", "content", "name", "tool_calls", "tool_call_id", "weight")
+REASONING_KEYS = ("reasoning_content", "reasoning", "thinking")
+MESSAGE_KEYS = ("role", "content", "name", "tool_calls", "tool_call_id", "weight",
+                *REASONING_KEYS)
 _CALL_KEYS = ("id", "type", "function")
 _FUNCTION_KEYS = ("name", "arguments")
 _REASON_INDEX = re.compile(r"messages\[(\d+)\]")
@@ -136,11 +147,129 @@ def read_openai_call(call: Any, loc: str) -> dict[str, Any]:
     fn = field(call, "function", dict, loc)
     floc = f"{loc}.function"
     check_keys(fn, _FUNCTION_KEYS, floc, "a tool call's function")
-    out: dict[str, Any] = {
-        "name": field(fn, "name", str, floc),
-        "arguments": field(fn, "arguments", str, floc),
-    }
+    name = field(fn, "name", str, floc)
+    out: dict[str, Any] = {"name": name, **read_arguments(fn, floc, name)}
     return finish_call(call, loc, out)
+
+
+def read_arguments(fn: dict[str, Any], floc: str, name: str) -> dict[str, Any]:
+    """A call's ``arguments``, a JSON string or a JSON object, as canonical ``arguments`` (the
+    exact text; an object serialised compactly, key order kept) and ``arguments_form``.
+
+    Text that is not JSON is an error naming the call: no trainer can parse it either.
+    """
+    if fn.get("arguments") is None:
+        raise RecordError("missing required field `arguments`", loc=f"{floc}.arguments",
+                          rule="missing arguments")
+    args = fn["arguments"]
+    if isinstance(args, dict):
+        return {"arguments": orjson.dumps(args).decode(), "arguments_form": "object"}
+    if not isinstance(args, str):
+        raise RecordError(f"Expected `str` or `object`, got `{type_name(args)}`",
+                          loc=f"{floc}.arguments", rule="wrong type arguments")
+    try:
+        json.loads(args)
+    except json.JSONDecodeError as exc:
+        raise RecordError(
+            f"the arguments of tool call {name!r} are not valid JSON: {exc.msg} "
+            f"(char {exc.pos})", loc=f"{floc}.arguments", rule="arguments not JSON",
+        ) from exc
+    return {"arguments": args}
+
+
+def read_reasoning(m: dict[str, Any], loc: str, seen: dict[str, Any]) -> str | None:
+    """A message's reasoning from ``reasoning_content``, ``reasoning`` or ``thinking`` (one of
+    them); the key it came under is kept in ``seen["reasoning"]`` so a writer can reuse it."""
+    found = [k for k in REASONING_KEYS if m.get(k) is not None]
+    if not found:
+        return None
+    if len(found) > 1:
+        raise RecordError(f"a message has one reasoning field, got {', '.join(found)}",
+                          loc=f"{loc}.{found[1]}", rule="reasoning keys")
+    key = found[0]
+    seen.setdefault("reasoning", key)
+    return field(m, key, str, loc)  # type: ignore[no-any-return]
+
+
+# OpenAI's part types (and vLLM's audio_url/video_url), then transformers'/TRL's
+_URL_PARTS = {"image_url": "image", "audio_url": "audio", "video_url": "video"}
+_BARE_PARTS = ("image", "audio", "video")
+_BARE_SOURCES = ("url", "path", "base64", "image", "audio", "video")
+_PART_TYPES = ("text", "image_url", "input_audio", "audio_url", "video_url", *_BARE_PARTS)
+
+
+def read_content(
+    content: Any,
+    loc: str,
+    opts: Options,
+    column: dict[str, Iterator[Any]] | None = None,
+) -> Any:
+    """A message's content: a string, null, or a list of parts as canonical part dicts.
+
+    Reads OpenAI's parts (``text``, ``image_url`` with ``url``/``detail``, ``input_audio`` with
+    ``data``/``format``; vLLM's ``audio_url``/``video_url``) and transformers' (``{"type":
+    "image", "url"|"path"|"base64"|"image": ...}``). A bare ``{"type": "image"}`` takes the next
+    entry of ``column["image"]`` (TRL's ``images`` column); with no entry left it is an error.
+    """
+    if content is None or isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        raise RecordError(f"Expected `str`, `array` or `null`, got `{type_name(content)}`",
+                          loc=loc, rule="wrong type content")
+    parts: list[dict[str, Any]] = []
+    for j, p in enumerate(content):
+        ploc = f"{loc}[{j}]"
+        p = expect_object(p, ploc)
+        kind = p.get("type")
+        if kind == "text":
+            check_keys(p, ("type", "text"), ploc, "a text part")
+            parts.append({"type": "text", "text": field(p, "text", str, ploc)})
+        elif kind in _URL_PARTS:
+            check_keys(p, ("type", kind), ploc, f"an {kind} part")
+            inner = field(p, kind, dict, ploc)
+            iloc = f"{ploc}.{kind}"
+            keys = ("url", "detail") if kind == "image_url" else ("url",)
+            check_keys(inner, keys, iloc, f"an {kind} object")
+            url = field(inner, "url", str, iloc)
+            detail = optional_str(inner, "detail", iloc)
+            parts.append(media_part(_URL_PARTS[kind], url, opts, f"{iloc}.url",
+                                    details={"detail": detail} if detail is not None else None))
+        elif kind == "input_audio":
+            check_keys(p, ("type", "input_audio"), ploc, "an input_audio part")
+            inner = field(p, "input_audio", dict, ploc)
+            iloc = f"{ploc}.input_audio"
+            check_keys(inner, ("data", "format"), iloc, "an input_audio object")
+            part: dict[str, Any] = {"type": "audio", "data": field(inner, "data", str, iloc)}
+            fmt = optional_str(inner, "format", iloc)
+            if fmt is not None:
+                part["details"] = {"format": fmt}
+            parts.append(part)
+        elif kind in _BARE_PARTS:
+            check_keys(p, ("type", *_BARE_SOURCES), ploc, f"an {kind} part")
+            given = [k for k in _BARE_SOURCES if p.get(k) is not None]
+            if given:
+                key = given[0]
+                ref = field(p, key, str, ploc)
+                if key == "base64":
+                    ref = f"data:;base64,{ref}"
+                parts.append(media_part(kind, ref, opts, f"{ploc}.{key}"))
+                continue
+            entry = next(column[kind], None) if column and kind in column else None
+            if entry is None:
+                raise RecordError(
+                    f"an {kind} part with no {kind}: the row's {kind}s column has none left "
+                    "for it", loc=ploc, rule="media_count",
+                )
+            ref, eloc = entry
+            if not isinstance(ref, str):
+                raise RecordError(f"Expected `str`, got `{type_name(ref)}`", loc=eloc,
+                                  rule=f"wrong type {kind}s")
+            parts.append(media_part(kind, ref, opts, eloc))
+        else:
+            known = ", ".join(repr(t) for t in _PART_TYPES)
+            raise RecordError(f"Expected one of {known}, got {kind!r}", loc=f"{ploc}.type",
+                              rule="part type")
+    return parts
 
 
 def finish_call(call: dict[str, Any], loc: str, out: dict[str, Any]) -> dict[str, Any]:
@@ -159,7 +288,8 @@ def start_message(
     m: Any, loc: str, keys: Any, opts: Options
 ) -> dict[str, Any] | None:
     """The checks every OpenAI-style message reader starts with: an object with known keys, a
-    known role (None when the unknown-role policy drops it), and text or null content.
+    known role (None when the unknown-role policy drops it), and text, parts or null content
+    (parts are read by :func:`read_content`).
 
     Returns ``{role, content}`` for the reader to complete.
     """
@@ -171,36 +301,81 @@ def start_message(
     if role is None:
         return None
     content = m.get("content")
-    if content is not None and not isinstance(content, str):
-        raise RecordError(f"Expected `str` or `null`, got `{type_name(content)}`",
+    if content is not None and not isinstance(content, (str, list)):
+        raise RecordError(f"Expected `str`, `array` or `null`, got `{type_name(content)}`",
                           loc=f"{loc}.content", rule="wrong type content")
     return {"role": role, "content": content}
 
 
 def read_openai_messages(
-    messages: list[Any], opts: Options, base: str = "$.messages"
+    messages: list[Any], opts: Options, base: str = "$.messages",
+    seen: dict[str, Any] | None = None,
 ) -> list[Turn]:
-    """OpenAI-shaped message objects as turns, before the turn policies."""
+    """OpenAI-shaped message objects as turns, before the turn policies.
+
+    ``seen`` collects what the writer needs to give the row back in its own form (the key the
+    reasoning came under).
+    """
     out: list[Turn] = []
+    seen = {} if seen is None else seen
     for i, m in enumerate(messages):
         loc = f"{base}[{i}]"
         msg = start_message(m, loc, MESSAGE_KEYS, opts)
         if msg is None:
             continue
+        if type(msg["content"]) is list:
+            msg["content"] = read_content(msg["content"], f"{loc}.content", opts)
+            _check_openai_media(msg, loc)
         for key in ("name", "tool_call_id"):
             value = optional_str(m, key, loc)
             if value is not None:
                 msg[key] = value
         weight = read_weight(m, loc)
         if weight is not None:
+            if msg["role"] != "assistant":
+                raise RecordError("weight is only allowed on assistant messages", loc=loc,
+                                  rule="weight_role")
             msg["weight"] = weight
+        if "reasoning_content" in m or "reasoning" in m or "thinking" in m:
+            reasoning = read_reasoning(m, loc, seen)
+            if reasoning is not None:
+                msg["reasoning"] = reasoning
         calls = field(m, "tool_calls", list, loc, required=False)
         if calls is not None:
             msg["tool_calls"] = [
                 read_openai_call(c, f"{loc}.tool_calls[{j}]") for j, c in enumerate(calls)
             ]
+            if any("arguments_form" in c for c in msg["tool_calls"]):
+                seen["arguments"] = "object"  # written back as objects, as they came
         out.append(Turn(msg, loc))
     return out
+
+
+def _check_openai_media(msg: dict[str, Any], loc: str) -> None:
+    """OpenAI allows media parts in user turns only (rule ``media_role``)."""
+    if msg["role"] == "user":
+        return
+    for j, p in enumerate(msg["content"]):
+        if p["type"] != "text":
+            raise RecordError(
+                f"{p['type']} parts are allowed in user turns only, not in a {msg['role']} turn",
+                loc=f"{loc}.content[{j}]", rule="media_role",
+            )
+
+
+def _joined(prev: Any, cur: Any, sep: str) -> Any:
+    """Two turns' contents merged: strings joined with ``sep``; part lists concatenated with a
+    ``sep`` text part between them (a string side becomes a text part)."""
+    if type(prev) is not list and type(cur) is not list:
+        return sep.join(p for p in (prev or "", cur or "") if p)
+
+    def parts(c: Any) -> list[dict[str, Any]]:
+        if not c:
+            return []
+        return c if type(c) is list else [{"type": "text", "text": c}]
+
+    a, b = parts(prev), parts(cur)
+    return [*a, {"type": "text", "text": sep}, *b] if a and b and sep else [*a, *b]
 
 
 def apply_turn_policies(turns: Iterable[Turn], opts: Options) -> list[Turn]:
@@ -212,7 +387,7 @@ def apply_turn_policies(turns: Iterable[Turn], opts: Options) -> list[Turn]:
     out: list[Turn] = []
     for msg, loc, tag in turns:
         content = msg.get("content")
-        empty = (content is None or content == "") and not msg.get("tool_calls")
+        empty = (content is None or content == "" or content == []) and not msg.get("tool_calls")
         if empty:
             if opts.empty_turn == "reject":
                 raise RecordError(
@@ -243,9 +418,8 @@ def apply_turn_policies(turns: Iterable[Turn], opts: Options) -> list[Turn]:
                         loc=loc,
                         rule="consecutive turns",
                     )
-                joined = opts.merge_separator.join(
-                    p for p in (prev.get("content") or "", msg.get("content") or "") if p
-                )
+                joined = _joined(prev.get("content"), msg.get("content"),
+                                 opts.merge_separator)
                 out[-1] = out[-1]._replace(message={**prev, "content": joined})
                 continue
         out.append(Turn(msg, loc, tag))
@@ -271,3 +445,20 @@ def with_system_turn(turns: list[Turn], opts: Options) -> list[Turn]:
     if opts.system is None or (turns and turns[0].message.get("role") == "system"):
         return turns
     return [Turn({"role": "system", "content": opts.system}, "$"), *turns]
+
+
+def write_arguments(c: ToolCall, ctx: WriteContext, default: str) -> Any:
+    """A call's arguments in the form asked for (``tool_arguments``), else ``default``
+    (``source``: the form it was read in). An object is written only for text that parses as
+    a JSON object; any other text stays the string it is."""
+    form = ctx.options.get("tool_arguments") or default
+    if form == "source":
+        form = c.arguments_form or "string"
+    if form == "object":
+        try:
+            parsed = json.loads(c.arguments)
+        except json.JSONDecodeError:
+            return c.arguments
+        if isinstance(parsed, dict):
+            return parsed
+    return c.arguments

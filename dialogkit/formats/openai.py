@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from dialogkit.errors import RecordError
 from dialogkit.formats._common import expect_object, field, leftovers
 from dialogkit.formats._messages import (
     MESSAGE_KEYS,
@@ -30,12 +31,19 @@ from dialogkit.formats._messages import (
     finish_messages,
     optional_str,
     read_openai_messages,
+    write_arguments,
 )
-from dialogkit.models import InstructionDemo, Message
+from dialogkit.media import media_ref
+from dialogkit.models import InstructionDemo, Message, TextPart
 from dialogkit.ops.chat import as_conversation, demo_messages, record_extras
 from dialogkit.registry import Format, Options, WriteContext, register
 
-__all__ = ["FORMAT", "MESSAGE_KEYS", "ROLES", "OpenAIChat", "write_message"]
+__all__ = ["FORMAT", "MARKER", "MESSAGE_KEYS", "ROLES", "OpenAIChat", "write_message",
+           "write_parts"]
+
+# {"reasoning": key, "arguments": "object"}: how the row held reasoning and tool-call arguments,
+# so the writer gives them back in that form
+MARKER = "_openai"
 
 # top-level keys that mean another layout (preference, KTO, completion, ShareGPT): not this format
 _OTHER_LAYOUTS = frozenset(
@@ -44,15 +52,63 @@ _OTHER_LAYOUTS = frozenset(
 )
 
 
-def write_message(m: Message, ctx: WriteContext, *, weight: bool = True) -> dict[str, Any]:
+def write_parts(m: Message, ctx: WriteContext) -> list[dict[str, Any]]:
+    """A content list as OpenAI parts: ``text``, ``image_url`` (``url``, ``detail``),
+    ``input_audio`` (inline ``data`` and ``format``); audio by URL or path and video become
+    vLLM's ``audio_url``/``video_url`` parts (OpenAI's fine-tuning API has none). Media outside
+    user turns is refused (rule ``media_role``), as OpenAI refuses it."""
+    out: list[dict[str, Any]] = []
+    for p in m.content or ():  # type: ignore[union-attr]
+        if isinstance(p, TextPart):
+            out.append({"type": "text", "text": p.text})
+            continue
+        if m.role != "user":
+            raise RecordError(
+                f"{p.type} parts are allowed in user turns only, not in a {m.role} turn "
+                "(OpenAI)", rule="media_role",
+            )
+        details = p.details or {}
+        if p.type == "audio" and p.data is not None:
+            audio: dict[str, Any] = {"data": p.data}
+            fmt = details.get("format") or _audio_format(p.mime_type)
+            if fmt is not None:
+                audio["format"] = fmt
+            ctx.media["audio.written"] += 1
+            out.append({"type": "input_audio", "input_audio": audio})
+            continue
+        key = f"{p.type}_url"
+        inner: dict[str, Any] = {"url": media_ref(p, ctx)}
+        if p.type == "image" and details.get("detail") is not None:
+            inner["detail"] = details["detail"]
+        out.append({"type": key, key: inner})
+    return out
+
+
+def _audio_format(mime: str | None) -> str | None:
+    """``audio/wav`` -> ``wav``; ``audio/mpeg`` -> ``mp3`` (input_audio's format names)."""
+    if not mime or "/" not in mime:
+        return None
+    sub = mime.split("/", 1)[1]
+    return {"mpeg": "mp3", "x-wav": "wav"}.get(sub, sub)
+
+
+def write_message(
+    m: Message, ctx: WriteContext, *, weight: bool = True, reasoning_key: str | None = None,
+    arguments: str = "string",
+) -> dict[str, Any]:
     """One canonical message as an OpenAI message (``content`` left out when it is None).
 
     ``weight=False`` for layouts with no per-message weight (OpenAI preference data): a weight
-    is then tallied as dropped.
+    is then tallied as dropped, as is one OpenAI cannot hold (not 0/1, or not on an assistant
+    turn). Reasoning is written under ``reasoning_key`` (the key the row was read with) or
+    tallied as dropped. Tool-call arguments are JSON strings, as OpenAI has them, unless
+    ``arguments`` (or the ``tool_arguments`` option) says otherwise (``source``: the form each
+    call was read in).
     """
     d: dict[str, Any] = {"role": m.role}
-    if m.content is not None:
-        d["content"] = m.content
+    content = m.content
+    if content is not None:
+        d["content"] = content if type(content) is str else write_parts(m, ctx)
     if m.name is not None:
         d["name"] = m.name
     if m.tool_calls:
@@ -62,18 +118,22 @@ def write_message(m: Message, ctx: WriteContext, *, weight: bool = True) -> dict
             if c.id is not None:
                 call["id"] = c.id
             call["type"] = "function"
-            call["function"] = {"name": c.name, "arguments": c.arguments}
+            call["function"] = {"name": c.name,
+                                "arguments": write_arguments(c, ctx, arguments)}
             calls.append(call)
         d["tool_calls"] = calls
     if m.tool_call_id is not None:
         d["tool_call_id"] = m.tool_call_id
     if m.weight is not None:
-        if weight:
-            d["weight"] = m.weight
+        if weight and m.role == "assistant" and m.weight in (0, 1):
+            d["weight"] = int(m.weight)
         else:
             ctx.drop("weight")
     if m.reasoning is not None:
-        ctx.drop("reasoning")
+        if reasoning_key is not None:
+            d[reasoning_key] = m.reasoning
+        else:
+            ctx.drop("reasoning")
     return d
 
 
@@ -88,6 +148,8 @@ class OpenAIChat(Format):
     description = "OpenAI chat fine-tuning JSONL ({messages: [{role, content, tool_calls?}]})"
     reads = ("conversation",)
     writes = ("conversation", "demo", "trainer_dialogue")
+    markers = (MARKER,)
+    content_parts = True
 
     def detect(self, row: Any) -> int:
         """2 for ``messages`` as role objects (``trl`` scores 1 on the same columns)."""
@@ -101,13 +163,14 @@ class OpenAIChat(Format):
     def read_row(self, data: Any, opts: Options) -> Iterable[Any]:
         row = expect_object(data)
         msgs = field(row, "messages", list)
-        messages = finish_messages(read_openai_messages(msgs, opts), opts)
+        seen: dict[str, Any] = {}
+        messages = finish_messages(read_openai_messages(msgs, opts, seen=seen), opts)
         tools = field(row, "tools", list, required=False)
         record_id = optional_str(row, "id", "$")
-        yield build_conversation(
-            messages, record_id=record_id, tools=tools,
-            metadata=leftovers(row, ("messages", "tools", "id")),
-        )
+        metadata = leftovers(row, ("messages", "tools", "id", MARKER))
+        if seen:
+            metadata[MARKER] = seen
+        yield build_conversation(messages, record_id=record_id, tools=tools, metadata=metadata)
 
     def write_record(self, record: Any, ctx: WriteContext) -> Any:
         if isinstance(record, InstructionDemo):
@@ -122,8 +185,12 @@ class OpenAIChat(Format):
                 row.setdefault(key, value)
             return row
         conv = as_conversation(record, ctx, self.name)
-        row = {"messages": [write_message(m, ctx) for m in conv.messages]}
         meta = dict(conv.metadata)
+        marker = meta.pop(MARKER, None)
+        key = marker.get("reasoning") if isinstance(marker, dict) else None
+        args = "source" if isinstance(marker, dict) and marker.get("arguments") else "string"
+        row = {"messages": [write_message(m, ctx, reasoning_key=key, arguments=args)
+                            for m in conv.messages]}
         if "parallel_tool_calls" in meta:  # the cookbook's key order: messages, ptc, tools
             row["parallel_tool_calls"] = meta.pop("parallel_tool_calls")
         if conv.tools is not None:

@@ -37,15 +37,21 @@ import orjson
 from dialogkit.errors import RecordError, UsageError
 from dialogkit.formats._common import expect_object, field, leftovers, type_name
 from dialogkit.formats._messages import (
+    REASONING_KEYS,
     Turn,
     build_conversation,
     check_keys,
     finish_call,
     finish_messages,
     optional_str,
+    read_arguments,
+    read_content,
+    read_reasoning,
     start_message,
+    write_arguments,
 )
-from dialogkit.models import Conversation, Message
+from dialogkit.media import media_ref
+from dialogkit.models import Conversation, Message, TextPart
 from dialogkit.ops.chat import as_conversation
 from dialogkit.registry import Format, Options, WriteContext, register
 
@@ -53,7 +59,8 @@ __all__ = ["FORMAT", "TRL", "TRL_TYPES"]
 
 TRL_TYPES = ("messages", "prompt-completion", "text")
 MARKER = "_trl"
-MESSAGE_KEYS = ("role", "content", "name", "tool_calls", "tool_call_id", "thinking")
+MESSAGE_KEYS = ("role", "content", "name", "tool_calls", "tool_call_id", *REASONING_KEYS)
+MEDIA_COLUMNS = {"image": "images", "video": "videos", "audio": "audios"}
 _CALL_KEYS = ("id", "type", "function")
 _FUNCTION_KEYS = ("name", "arguments")
 _OTHER_LAYOUTS = frozenset({"chosen", "rejected", "label", "completions", "labels"})
@@ -72,25 +79,24 @@ def _read_call(call: Any, loc: str, remembered: dict[str, str], key: str) -> dic
     fn = field(call, "function", dict, loc)
     floc = f"{loc}.function"
     check_keys(fn, _FUNCTION_KEYS, floc, "a tool call's function")
-    if fn.get("arguments") is None:
-        raise RecordError("missing required field `arguments`", loc=f"{floc}.arguments",
-                          rule="missing arguments")
+    name = field(fn, "name", str, floc)
+    out = {"name": name, **read_arguments(fn, floc, name)}
     args = fn["arguments"]
-    text = args if isinstance(args, str) else orjson.dumps(args).decode()
-    if key in remembered and remembered[key] != text:
+    if key in remembered and remembered[key] != out["arguments"]:
         try:
             same = json.loads(remembered[key]) == args
         except json.JSONDecodeError:
             same = False
         if same:  # the exact text the record had before it was written as an object
-            text = remembered[key]
-    return finish_call(call, loc, {"name": field(fn, "name", str, floc), "arguments": text})
+            out = {"name": name, "arguments": remembered[key]}
+    return finish_call(call, loc, out)
 
 
 def _read_messages(items: list[Any], column: str, opts: Options, remembered: dict[str, str],
-                   start: int = 0) -> list[Turn]:
+                   start: int = 0, media: dict[str, Any] | None = None,
+                   seen: dict[str, Any] | None = None) -> list[Turn]:
     """TRL message objects as turns tagged with their column (``None`` values count as absent,
-    as Arrow writes them)."""
+    as Arrow writes them). ``media`` holds the row's media columns for bare image parts."""
     out: list[Turn] = []
     for i, m in enumerate(items):
         loc = f"$.{column}[{i}]"
@@ -99,11 +105,13 @@ def _read_messages(items: list[Any], column: str, opts: Options, remembered: dic
         msg = start_message(m, loc, MESSAGE_KEYS, opts)
         if msg is None:
             continue
+        if type(msg["content"]) is list:
+            msg["content"] = read_content(msg["content"], f"{loc}.content", opts, media)
         for key in ("name", "tool_call_id"):
             if key in m:
                 msg[key] = field(m, key, str, loc)
-        if "thinking" in m:
-            msg["reasoning"] = field(m, "thinking", str, loc)
+        if "thinking" in m or "reasoning_content" in m or "reasoning" in m:
+            msg["reasoning"] = read_reasoning(m, loc, seen if seen is not None else {})
         if "tool_calls" in m:
             calls = field(m, "tool_calls", list, loc)
             msg["tool_calls"] = [
@@ -133,6 +141,30 @@ def _read_tools(row: dict[str, Any], marker: dict[str, Any]) -> Any:
     return parsed
 
 
+def _media_columns(row: dict[str, Any]) -> dict[str, Any]:
+    """The row's ``images``/``videos``/``audios`` columns as iterators of (entry, location),
+    keyed by media type; bare ``{"type": "image"}`` parts take them in order."""
+    out: dict[str, Any] = {}
+    for kind, col in MEDIA_COLUMNS.items():
+        if row.get(col) is not None:
+            entries = field(row, col, list)
+            out[kind] = iter([(e, f"$.{col}[{i}]") for i, e in enumerate(entries)])
+    return out
+
+
+def _check_media_left(media: dict[str, Any], row: dict[str, Any]) -> None:
+    """Every entry of a media column must be taken by a part (rule ``media_count``)."""
+    for kind, entries in media.items():
+        left = sum(1 for _ in entries)
+        if left:
+            col = MEDIA_COLUMNS[kind]
+            total = len(row[col])
+            raise RecordError(
+                f"the {col} column has {total} entries but the messages have {total - left} "
+                f"{kind} parts", loc=f"$.{col}", rule="media_count",
+            )
+
+
 class TRL(Format):
     """TRL SFT rows: ``messages``, or ``prompt``/``completion`` (message lists or strings).
 
@@ -146,6 +178,7 @@ class TRL(Format):
     reads = ("conversation",)
     writes = ("conversation", "demo", "trainer_dialogue")
     markers = ("_trl",)
+    content_parts = True
 
     def detect(self, row: Any) -> int:
         """3: conversational prompt/completion; 1: ``messages`` or string prompt/completion."""
@@ -168,9 +201,11 @@ class TRL(Format):
         carried: dict[str, Any] = raw_marker if isinstance(raw_marker, dict) else {}
         remembered = carried.get("arguments") or {}
         marker: dict[str, Any] = {}
+        media = _media_columns(row)
+        seen: dict[str, Any] = {}
         if "messages" in row:
             items = field(row, "messages", list)
-            messages = _read_messages(items, "messages", opts, remembered)
+            messages = _read_messages(items, "messages", opts, remembered, 0, media, seen)
             known: tuple[str, ...] = ("messages",)
         elif "prompt" in row and "completion" in row:
             known = ("prompt", "completion")
@@ -183,9 +218,9 @@ class TRL(Format):
                 ]
                 marker.update({"type": "prompt-completion", "format": "standard"})
             elif isinstance(prompt, list) and isinstance(completion, list):
-                messages = _read_messages(prompt, "prompt", opts, remembered)
+                messages = _read_messages(prompt, "prompt", opts, remembered, 0, media, seen)
                 messages += _read_messages(completion, "completion", opts, remembered,
-                                           start=len(prompt))
+                                           len(prompt), media, seen)
                 marker["type"] = "prompt-completion"
             else:
                 raise RecordError(
@@ -203,12 +238,16 @@ class TRL(Format):
                 "Expected TRL SFT columns: `messages`, or `prompt` and `completion`",
                 loc="$", rule="not a TRL SFT row",
             )
+        _check_media_left(media, row)
+        if seen.get("reasoning", "thinking") != "thinking":
+            marker["reasoning"] = seen["reasoning"]
         messages = finish_messages(messages, opts)
         if marker.get("type") == "prompt-completion" and "format" not in marker:
             marker["prompt_len"] = sum(1 for t in messages if t.tag == "prompt")
         tools = _read_tools(row, marker)
         record_id = optional_str(row, "id", "$")
-        metadata = leftovers(row, {*known, "tools", "id", MARKER})
+        metadata = leftovers(row, {*known, "tools", "id", MARKER,
+                                    *(MEDIA_COLUMNS[k] for k in media)})
         extra_marker = {k: v for k, v in carried.items() if k != "arguments"}
         marker = {**extra_marker, **marker}
         if marker:
@@ -228,17 +267,19 @@ class TRL(Format):
                 "trl writer does not do yet; write `messages` or `prompt-completion`"
             )
         remember: dict[str, str] = {}
+        rkey = marker.get("reasoning") or "thinking"
         row: dict[str, Any] = {}
         if conv.id is not None:
             row["id"] = conv.id
         if trl_type == "messages":
-            row["messages"] = [self._message(m, i, remember, ctx)
+            row["messages"] = [self._message(m, i, remember, ctx, rkey)
                                for i, m in enumerate(conv.messages)]
         elif marker.get("format") == "standard" and ctx.options.get("trl_type") is None:
             row.update(self._standard(conv))
         else:
             cut = self._split(conv, marker)
-            out = [self._message(m, i, remember, ctx) for i, m in enumerate(conv.messages)]
+            out = [self._message(m, i, remember, ctx, rkey)
+                   for i, m in enumerate(conv.messages)]
             row["prompt"], row["completion"] = out[:cut], out[cut:]
         if conv.tools is not None:
             tools_as_string = marker.get("tools") == "string"
@@ -246,6 +287,10 @@ class TRL(Format):
                 else conv.tools
         for key, value in meta.items():
             row.setdefault(key, value)
+        for kind, col in MEDIA_COLUMNS.items():
+            refs = [media_ref(p, ctx) for m in conv.messages for p in m.media if p.type == kind]
+            if refs:
+                row[col] = refs
         if remember:
             row[MARKER] = {"arguments": remember}
         return row
@@ -254,7 +299,7 @@ class TRL(Format):
         """Standard prompt/completion strings: the record must be exactly [user, assistant] text."""
         msgs = conv.messages
         plain = all(
-            m.content is not None and not m.tool_calls and m.name is None
+            type(m.content) is str and not m.tool_calls and m.name is None
             and m.tool_call_id is None and m.weight is None and m.reasoning is None
             for m in msgs
         )
@@ -280,27 +325,25 @@ class TRL(Format):
         return users[-1] + 1
 
     def _message(self, m: Message, i: int, remember: dict[str, str],
-                 ctx: WriteContext) -> dict[str, Any]:
+                 ctx: WriteContext, reasoning_key: str = "thinking") -> dict[str, Any]:
         """One canonical message in TRL's shape (tool-call arguments as objects)."""
         d: dict[str, Any] = {"role": m.role}
-        if m.content is not None:
-            d["content"] = m.content
+        content = m.content
+        if content is not None:
+            d["content"] = content if type(content) is str else [
+                {"type": "text", "text": p.text} if isinstance(p, TextPart) else {"type": p.type}
+                for p in content
+            ]
         if m.reasoning is not None:
-            d["thinking"] = m.reasoning
+            d[reasoning_key] = m.reasoning
         if m.name is not None:
             d["name"] = m.name
         if m.tool_calls:
             calls = []
             for j, c in enumerate(m.tool_calls):
-                args: Any = c.arguments
-                try:
-                    parsed = json.loads(c.arguments)
-                except json.JSONDecodeError:
-                    parsed = None
-                if isinstance(parsed, dict):
-                    args = parsed
-                    if orjson.dumps(parsed).decode() != c.arguments:
-                        remember[f"{i}.{j}"] = c.arguments
+                args = write_arguments(c, ctx, "object")
+                if isinstance(args, dict) and orjson.dumps(args).decode() != c.arguments:
+                    remember[f"{i}.{j}"] = c.arguments
                 call: dict[str, Any] = {}
                 if c.id is not None:
                     call["id"] = c.id

@@ -19,7 +19,9 @@ Canonical messages become the dicts templates expect: ``reasoning`` is passed as
 ``reasoning_content``; a tool call becomes ``{"id", "type": "function", "function": {"name",
 "arguments"}}`` with ``arguments`` decoded from its JSON text to an object when it parses
 (``tool_arguments="string"`` keeps the text, as DeepSeek-style templates need); ``weight`` is not
-passed (no template reads it).
+passed (no template reads it). Content parts become transformers' blocks (``{"type": "text",
+"text"}``, ``{"type": "image", "url"|"path"|"base64": ...}``), and in a conversation with media
+every string content becomes one text block, as TRL passes vision-language data.
 
 Assistant spans come from ``{% generation %}`` tags when the template has them; otherwise from
 rendering prefixes (the conversation up to each assistant turn, with and without the generation
@@ -168,15 +170,46 @@ def _arguments(text: str, mode: str) -> Any:
     return value if isinstance(value, dict) else text
 
 
+def _parts(content: list[Any]) -> list[dict[str, Any]]:
+    """Content parts as transformers' chat templates read them: ``{"type": "text", "text"}``,
+    and ``{"type": "image"|"video"|"audio"}`` with the source under ``url``, ``path`` or
+    ``base64`` (what processors load; templates only look at ``type``)."""
+    out: list[dict[str, Any]] = []
+    for p in content:
+        if p.type == "text":
+            out.append({"type": "text", "text": p.text})
+        elif p.url is not None:
+            out.append({"type": p.type, "url": p.url})
+        elif p.path is not None:
+            out.append({"type": p.type, "path": p.path})
+        else:
+            out.append({"type": p.type, "base64": p.data})
+    return out
+
+
 def message_dicts(
     messages: Iterable[Message], tool_arguments: str = "object"
 ) -> list[dict[str, Any]]:
-    """Canonical messages as the dicts chat templates read (see the module docstring)."""
+    """Canonical messages as the dicts chat templates read (see the module docstring).
+
+    Content parts become transformers' blocks (:func:`_parts`); when any message has a media
+    part, string contents become one text block too, as TRL's ``prepare_multimodal_messages``
+    makes them for vision-language models.
+    """
     if tool_arguments not in ("object", "string"):
         raise UsageError(f"tool_arguments must be 'object' or 'string', got {tool_arguments!r}")
+    messages = list(messages)
+    # a conversation with media renders as TRL's vision-language collators pass it: every
+    # message's content a list of blocks (VLM templates index content[0]['text'])
+    blocks = any(m.media for m in messages)
     out = []
     for m in messages:
-        d: dict[str, Any] = {"role": m.role, "content": m.content}
+        content = m.content
+        d: dict[str, Any] = {"role": m.role, "content": content}
+        if content is not None and type(content) is not str:
+            d["content"] = _parts(content)
+        elif blocks and content is not None:
+            d["content"] = [{"type": "text", "text": content}]
         if m.name is not None:
             d["name"] = m.name
         if m.tool_calls:

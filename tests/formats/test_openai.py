@@ -87,22 +87,42 @@ def test_errors_have_exact_messages() -> None:
     assert error({"messages": [{"role": "user", "content": "q", "lang": "en"},
                                {"role": "assistant", "content": "a"}]}) == (
         "Unexpected key 'lang' in a message (expected role, content, name, tool_calls, "
-        "tool_call_id, weight) - at $.messages[0].lang (<rows>:1, format=openai)")
+        "tool_call_id, weight, reasoning_content, reasoning, thinking) - at $.messages[0].lang "
+        "(<rows>:1, format=openai)")
     assert error({"messages": [{"role": "user", "content": "q"},
                                {"role": "assistant", "content": "a", "weight": True}]}) == (
         "Expected 0 or 1, got True - at $.messages[1].weight (<rows>:1, format=openai)")
     assert error({"messages": [{"role": "user", "content": "q", "weight": 1},
                                {"role": "assistant", "content": "a"}]}) == (
         "weight is only allowed on assistant messages - at $.messages[0] (<rows>:1, format=openai)")
-    assert error({"messages": [{"role": "user", "content": [{"type": "text", "text": "q"}]},
+    assert error({"messages": [{"role": "user", "content": 3},
                                {"role": "assistant", "content": "a"}]}) == (
-        "Expected `str` or `null`, got `array` - at $.messages[0].content "
+        "Expected `str`, `array` or `null`, got `int` - at $.messages[0].content "
         "(<rows>:1, format=openai)")
+    assert error({"messages": [{"role": "user", "content": [{"type": "pdf", "text": "q"}]},
+                               {"role": "assistant", "content": "a"}]}) == (
+        "Expected one of 'text', 'image_url', 'input_audio', 'audio_url', 'video_url', 'image', "
+        "'audio', 'video', got 'pdf' - at $.messages[0].content[0].type (<rows>:1, format=openai)")
     assert error({"messages": [{"role": "user", "content": "q"}, {"role": "assistant",
                   "tool_calls": [{"type": "function", "function": {"name": "f",
-                                                                   "arguments": {}}}]}]}) == (
-        "Expected `str`, got `object` - at $.messages[1].tool_calls[0].function.arguments "
+                                                                   "arguments": 3}}]}]}) == (
+        "Expected `str` or `object`, got `int` - at $.messages[1].tool_calls[0].function"
+        ".arguments (<rows>:1, format=openai)")
+    assert error({"messages": [{"role": "user", "content": "q"}, {"role": "assistant",
+                  "tool_calls": [{"type": "function", "function": {"name": "f",
+                                                                   "arguments": "{x"}}]}]}) == (
+        "the arguments of tool call 'f' are not valid JSON: Expecting property name enclosed in "
+        "double quotes (char 1) - at $.messages[1].tool_calls[0].function.arguments "
         "(<rows>:1, format=openai)")
+    assert error({"messages": [{"role": "user", "content": "q"}, {"role": "assistant",
+                  "content": [{"type": "image_url", "image_url": {"url": "https://x/a.png"}}]}]}
+                 ) == ("image parts are allowed in user turns only, not in a assistant turn - at "
+                       "$.messages[1].content[0] (<rows>:1, format=openai)")
+    assert error({"messages": [{"role": "user", "content": "q", "reasoning": "r"},
+                               {"role": "assistant", "content": "a", "reasoning_content": "r",
+                                "thinking": "t"}]}) == (
+        "a message has one reasoning field, got reasoning_content, thinking - at "
+        "$.messages[1].thinking (<rows>:1, format=openai)")
     assert error({"prompt": "x"}) == (
         "missing required field `messages` - at $.messages (<rows>:1, format=openai)")
 
@@ -239,3 +259,102 @@ def test_options_are_checked() -> None:
                                                    "keep, got 'yes'$"):
         read([{"messages": msgs(("user", "q"), ("assistant", "a"))}], options=Options(
             empty_turn="yes"))
+
+
+def roundtrip(row: dict[str, Any], ctx: WriteContext | None = None) -> dict[str, Any]:
+    """One row read and written back as openai (no provenance)."""
+    return write(read([row]), ctx)[0]  # type: ignore[no-any-return]
+
+
+def test_text_only_content_parts_round_trip_as_parts_and_strings_stay_strings() -> None:
+    row = {"messages": [{"role": "user", "content": [{"type": "text", "text": "hi"},
+                                                     {"type": "text", "text": " there"}]},
+                        {"role": "assistant", "content": "hello"}]}
+    rec = read([row])[0]
+    assert rec.messages[0].text == "hi there" and rec.messages[1].content == "hello"
+    assert roundtrip(row) == row
+
+
+def test_vision_fine_tuning_row_is_exactly_openai_layout() -> None:
+    row = {"messages": [
+        {"role": "system", "content": "Identify the animal."},
+        {"role": "user", "content": [
+            {"type": "text", "text": "What is this?"},
+            {"type": "image_url", "image_url": {"url": "https://example.com/cat.jpg",
+                                                "detail": "low"}},
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+            {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}}]},
+        {"role": "assistant", "content": "A cat.", "weight": 1}]}
+    rec = read([row])[0]
+    image, inline, audio = rec.messages[1].media
+    assert (image.url, image.details) == ("https://example.com/cat.jpg", {"detail": "low"})
+    assert (inline.data, inline.mime_type) == ("iVBORw0KGgo=", "image/png")
+    assert (audio.type, audio.data, audio.details) == ("audio", "UklGRg==", {"format": "wav"})
+    ctx = WriteContext()
+    assert roundtrip(row, ctx) == row
+    assert ctx.media == Counter({"image.read": 2, "image.written": 2, "audio.read": 1,
+                                 "audio.written": 1})
+
+
+def test_reasoning_content_round_trips_under_its_own_key() -> None:
+    for key in ("reasoning_content", "reasoning", "thinking"):
+        row = {"messages": [{"role": "user", "content": "2+2?"},
+                            {"role": "assistant", "content": "4", key: "Add them."}]}
+        rec = read([row])[0]
+        assert rec.messages[1].reasoning == "Add them."
+        assert rec.metadata == {"_openai": {"reasoning": key}}
+        assert roundtrip(row) == row
+    # reasoning from elsewhere (trl's thinking) has no place in OpenAI rows: dropped, counted
+    trl = dialogkit.read([{"messages": [{"role": "user", "content": "q"},
+                                        {"role": "assistant", "content": "a", "thinking": "t"}]}],
+                         "trl")
+    ctx = WriteContext()
+    assert write(list(trl), ctx)[0]["messages"][1] == {"role": "assistant", "content": "a"}
+    assert ctx.dropped == Counter({"reasoning": 1})
+
+
+def test_object_arguments_round_trip_as_objects_and_strings_as_strings() -> None:
+    call = {"id": "c1", "type": "function",
+            "function": {"name": "f", "arguments": {"city": "Paris", "n": 2}}}
+    row = {"messages": [{"role": "user", "content": "q"},
+                        {"role": "assistant", "tool_calls": [call]},
+                        {"role": "tool", "tool_call_id": "c1", "content": "ok"},
+                        {"role": "assistant", "content": "done"}]}
+    rec = read([row])[0]
+    tc = rec.messages[1].tool_calls[0]
+    assert (tc.arguments, tc.arguments_form) == ('{"city":"Paris","n":2}', "object")
+    assert roundtrip(row) == row
+    as_string = write([rec], WriteContext(options=Options(extra={"tool_arguments": "string"})))
+    assert as_string[0]["messages"][1]["tool_calls"][0]["function"]["arguments"] == (
+        '{"city":"Paris","n":2}')
+
+
+def test_weights_openai_cannot_hold_are_dropped_and_counted() -> None:
+    user = TrainerMessage(role="user", content="q", weight=0.0)
+    half = TrainerMessage(role="assistant", content="a", weight=0.5)
+    one = TrainerMessage(role="assistant", content="b", weight=1.0)
+    ctx = WriteContext()
+    out = write([TrainerDialogue(messages=[user, half, TrainerMessage(role="user", content="c"),
+                                           one])], ctx)
+    assert [m.get("weight") for m in out[0]["messages"]] == [None, None, None, 1]
+    assert ctx.dropped == Counter({"weight": 2})
+    strict = list(FMT.write([TrainerDialogue(messages=[user, one])],
+                            WriteContext(options=Options(strict=True))))
+    assert isinstance(strict[0], Reject) and strict[0].error.rule == "lossy"
+
+
+def test_think_tags_split_only_when_asked() -> None:
+    row = {"messages": [{"role": "user", "content": "<think>not me</think>q"},
+                        {"role": "assistant", "content": "<think>\nAdd.\n</think>\n\n4"}]}
+    kept = read([row])[0]
+    assert kept.messages[1].content == "<think>\nAdd.\n</think>\n\n4"
+    assert kept.messages[1].reasoning is None
+    split = read([row], think="split")[0]
+    assert (split.messages[1].content, split.messages[1].reasoning) == ("4", "Add.")
+    assert split.messages[0].content == "<think>not me</think>q"  # user turns are left alone
+    tags = read([{"messages": [row["messages"][0], {"role": "assistant",
+                                                    "content": "[R]why[/R]so"}]}],
+                think="split", think_tags=("[R]", "[/R]"))[0]
+    assert (tags.messages[1].content, tags.messages[1].reasoning) == ("so", "why")
+    with pytest.raises(dialogkit.UsageError, match="think must be one of keep, split"):
+        read([row], think="drop")

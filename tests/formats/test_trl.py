@@ -215,3 +215,41 @@ def test_drone_through_trl_keeps_double_encoded_text() -> None:
     # decoding once gives a string, not an object: it is written as that text, unchanged
     assert rows[2]["messages"][2]["tool_calls"][0]["function"]["arguments"] == (
         '"{\\"location\\": \\"current\\"}"')
+
+
+def test_vision_language_layout_with_images_column() -> None:
+    row = {"messages": [
+        {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Who?"}]},
+        {"role": "assistant", "content": [{"type": "text", "text": "Kane."}]},
+        {"role": "user", "content": [{"type": "text", "text": "And?"}, {"type": "image"}]},
+        {"role": "assistant", "content": "Gretzka."}],
+        "images": ["https://example.com/1.jpg", "https://example.com/2.jpg"]}
+    rec = read([row])[0]
+    assert [p.url for m in rec.messages for p in m.media] == [
+        "https://example.com/1.jpg", "https://example.com/2.jpg"]
+    assert rec.metadata == {}
+    assert write([rec]) == [row]
+
+
+def test_media_column_must_match_the_image_parts() -> None:
+    more = {"messages": [{"role": "user", "content": [{"type": "image"}]},
+                         {"role": "assistant", "content": "a"}], "images": ["a.png", "b.png"]}
+    assert error(more) == ("the images column has 2 entries but the messages have 1 image parts"
+                           " - at $.images (<rows>:1, format=trl)")
+    fewer = {**more, "images": []}
+    assert error(fewer) == ("an image part with no image: the row's images column has none left "
+                            "for it - at $.messages[0].content[0] (<rows>:1, format=trl)")
+
+
+def test_reasoning_keys_and_object_arguments_keep_their_form() -> None:
+    row = {"messages": [{"role": "user", "content": "q"},
+                        {"role": "assistant", "reasoning_content": "r",
+                         "tool_calls": [{"type": "function",
+                                         "function": {"name": "f", "arguments": {"x": 1}}}]},
+                        {"role": "tool", "content": "1"},
+                        {"role": "assistant", "content": "a"}]}
+    rec = read([row])[0]
+    assert rec.messages[1].reasoning == "r"
+    assert rec.messages[1].tool_calls[0].arguments_form == "object"
+    assert write([rec]) == [row]  # the reasoning key is the one it came under
+    assert [r.messages for r in read(write([rec]))] == [rec.messages]
