@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,12 +25,15 @@ from dialogkit.errors import RecordError
 from dialogkit.models import MediaPart, Message
 
 __all__ = [
+    "MEDIA_COLUMNS",
     "PLACEHOLDERS",
+    "MediaColumns",
     "iter_messages",
     "media_part",
     "media_ref",
     "media_source",
     "record_media",
+    "with_placeholders",
 ]
 
 PLACEHOLDERS: dict[str, str] = {"image": "<image>", "video": "<video>", "audio": "<audio>"}
@@ -130,3 +134,92 @@ def iter_messages(record: Any) -> Iterator[Message]:
 def record_media(record: Any) -> list[MediaPart]:
     """The media parts of a record, in message order."""
     return [p for m in iter_messages(record) for p in m.media]
+
+
+_PLACEHOLDER_RE = re.compile("(<image>|<video>|<audio>)")
+_KIND_OF = {v: k for k, v in PLACEHOLDERS.items()}
+MEDIA_COLUMNS: dict[str, str] = {"image": "images", "video": "videos", "audio": "audios"}
+"""The row column that lists each media type's files, in placeholder order (LLaMA-Factory)."""
+
+
+class MediaColumns:
+    """A row's ``images``/``videos``/``audios`` columns, taken in order by placeholders or
+    bare parts; :meth:`check_all_taken` then says whether the counts matched."""
+
+    def __init__(self, row: dict[str, Any], opts: Any) -> None:
+        self.opts = opts
+        self.entries: dict[str, list[Any]] = {}
+        self.taken: dict[str, int] = {}
+        for kind, col in MEDIA_COLUMNS.items():
+            value = row.get(col)
+            if value is None:
+                continue
+            if not isinstance(value, list):
+                raise RecordError(f"Expected `array`, got `{type(value).__name__}`",
+                                  loc=f"$.{col}", rule=f"wrong type {col}")
+            self.entries[kind] = value
+            self.taken[kind] = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.entries)
+
+    def columns(self) -> list[str]:
+        """The names of the media columns the row has."""
+        return [MEDIA_COLUMNS[k] for k in self.entries]
+
+    def take(self, kind: str, loc: str, what: str) -> dict[str, Any]:
+        """The next ``kind`` entry as a canonical media part; none left is ``media_count``."""
+        entries = self.entries.get(kind)
+        i = self.taken.get(kind, 0)
+        col = MEDIA_COLUMNS[kind]
+        if entries is None or i >= len(entries):
+            raise RecordError(
+                f"an {what} with no {kind}: the row's {col} column has none left for it",
+                loc=loc, rule="media_count",
+            )
+        self.taken[kind] = i + 1
+        ref = entries[i]
+        eloc = f"$.{col}[{i}]"
+        if not isinstance(ref, str):
+            raise RecordError(f"Expected `str`, got `{type(ref).__name__}`", loc=eloc,
+                              rule=f"wrong type {col}")
+        return media_part(kind, ref, self.opts, eloc)
+
+    def split(self, text: str, loc: str) -> Any:
+        """``text`` with placeholders as a part list (text unchanged when it has none)."""
+        if "<" not in text or not _PLACEHOLDER_RE.search(text):
+            return text
+        parts: list[dict[str, Any]] = []
+        for piece in _PLACEHOLDER_RE.split(text):
+            if piece in _KIND_OF:
+                parts.append(self.take(_KIND_OF[piece], loc, f"{piece} placeholder"))
+            elif piece:
+                parts.append({"type": "text", "text": piece})
+        return parts
+
+    def check_all_taken(self, what: str = "placeholders") -> None:
+        """Every entry of every media column must have been taken (rule ``media_count``)."""
+        for kind, entries in self.entries.items():
+            if self.taken[kind] != len(entries):
+                col = MEDIA_COLUMNS[kind]
+                raise RecordError(
+                    f"the {col} column has {len(entries)} entries but the messages have "
+                    f"{self.taken[kind]} {PLACEHOLDERS[kind] if what == 'placeholders' else kind}"
+                    f" {what}", loc=f"$.{col}", rule="media_count",
+                )
+
+
+def with_placeholders(m: Message, ctx: Any, refs: dict[str, list[str]]) -> str | None:
+    """A message's content as text with ``<image>``-style placeholders, each media part's
+    reference appended to ``refs[type]`` in order (LLaMA-Factory's layout)."""
+    c = m.content
+    if c is None or isinstance(c, str):
+        return c
+    out = []
+    for p in c:
+        if p.type == "text":
+            out.append(p.text)  # type: ignore[union-attr]
+        else:
+            refs.setdefault(p.type, []).append(media_ref(p, ctx))  # type: ignore[arg-type]
+            out.append(PLACEHOLDERS[p.type])
+    return "".join(out)

@@ -55,6 +55,7 @@ _MODULES: list[str] = [
     "dialogkit.formats.openai_preference",
     "dialogkit.formats.trl_preference",
     "dialogkit.formats.llamafactory",
+    "dialogkit.formats.llamafactory_v1",
 ]
 _REGISTRY: dict[str, Format] = {}
 _ALIASES: dict[str, str] = {}

@@ -72,6 +72,17 @@ SAMPLES: dict[str, list[dict[str, Any]]] = {
     "llamafactory": [{"conversations": [{"from": "human", "value": "Q"}],
                       "chosen": {"from": "gpt", "value": "good"},
                       "rejected": {"from": "gpt", "value": "bad"}}],
+    "llamafactory-v1": [
+        {"messages": [{"role": "user", "content": [{"type": "text", "value": "日本の首都は？"}],
+                       "loss_weight": 0.0},
+                      {"role": "assistant", "content": [
+                          {"type": "reasoning", "value": "首都…"},
+                          {"type": "text", "value": "東京です。"}], "loss_weight": 1.0}]},
+        {"chosen_messages": [{"role": "user", "content": [{"type": "text", "value": "Q"}]},
+                             {"role": "assistant", "content": [{"type": "text", "value": "a"}]}],
+         "rejected_messages": [{"role": "user", "content": [{"type": "text", "value": "Q"}]},
+                               {"role": "assistant", "content": [{"type": "text", "value": "b"}]}
+                               ]}],
 }
 
 FORMATS = [f.name for f in all_formats()]

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 import orjson
 
 from dialogkit.errors import RecordError
 from dialogkit.formats._common import expect_object, field, resolve_role, type_name
-from dialogkit.media import media_part
+from dialogkit.media import MediaColumns, media_part
 from dialogkit.models import Conversation, ToolCall
 from dialogkit.registry import Options, WriteContext, build
 
@@ -202,14 +202,14 @@ def read_content(
     content: Any,
     loc: str,
     opts: Options,
-    column: dict[str, Iterator[Any]] | None = None,
+    column: MediaColumns | None = None,
 ) -> Any:
     """A message's content: a string, null, or a list of parts as canonical part dicts.
 
     Reads OpenAI's parts (``text``, ``image_url`` with ``url``/``detail``, ``input_audio`` with
     ``data``/``format``; vLLM's ``audio_url``/``video_url``) and transformers' (``{"type":
     "image", "url"|"path"|"base64"|"image": ...}``). A bare ``{"type": "image"}`` takes the next
-    entry of ``column["image"]`` (TRL's ``images`` column); with no entry left it is an error.
+    entry of ``column`` (TRL's ``images`` column); with no entry left it is an error.
     """
     if content is None or isinstance(content, str):
         return content
@@ -254,17 +254,12 @@ def read_content(
                     ref = f"data:;base64,{ref}"
                 parts.append(media_part(kind, ref, opts, f"{ploc}.{key}"))
                 continue
-            entry = next(column[kind], None) if column and kind in column else None
-            if entry is None:
+            if column is None:
                 raise RecordError(
-                    f"an {kind} part with no {kind}: the row's {kind}s column has none left "
-                    "for it", loc=ploc, rule="media_count",
+                    f"an {kind} part with no {kind}: the row has no {kind}s column",
+                    loc=ploc, rule="media_count",
                 )
-            ref, eloc = entry
-            if not isinstance(ref, str):
-                raise RecordError(f"Expected `str`, got `{type_name(ref)}`", loc=eloc,
-                                  rule=f"wrong type {kind}s")
-            parts.append(media_part(kind, ref, opts, eloc))
+            parts.append(column.take(kind, ploc, f"{kind} part"))
         else:
             known = ", ".join(repr(t) for t in _PART_TYPES)
             raise RecordError(f"Expected one of {known}, got {kind!r}", loc=f"{ploc}.type",

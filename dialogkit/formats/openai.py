@@ -2,7 +2,14 @@
 
 Messages are ``{role, content, name?, tool_calls?, tool_call_id?, weight?}``; ``tool_calls[i]`` is
 ``{id, type: "function", function: {name, arguments}}`` and ``arguments`` is kept as the exact JSON
-text it came as (the cookbook's drone file double-encodes it: that text is kept, not "fixed").
+text it came as (the cookbook's drone file double-encodes it: that text is kept, not "fixed");
+arguments given as a JSON object are accepted and written back as an object.
+
+``content`` is a string or a list of parts: ``text``, ``image_url`` (``url``, ``detail``),
+``input_audio`` (``data``, ``format``), and vLLM's ``audio_url``/``video_url`` (OpenAI's
+fine-tuning API has no audio or video by URL); media parts only in user turns, as OpenAI
+requires. A URL that is neither http(s) nor a data URL reads as a local path. Reasoning is read
+from ``reasoning_content``, ``reasoning`` or ``thinking`` and written back under that key.
 An assistant message with ``tool_calls`` and no ``content`` key reads as ``content=None`` and is
 written back without ``content``. A top-level ``id`` becomes the record id; every other top-level
 key (``parallel_tool_calls`` included) goes to ``metadata`` and is written back.
@@ -140,7 +147,9 @@ def write_message(
 class OpenAIChat(Format):
     """OpenAI chat fine-tuning rows ``{messages, tools?, parallel_tool_calls?}``, exact call text.
 
-    Options: the shared turn policies only.
+    Options: the shared turn policies; for the writer ``reasoning_key`` (write reasoning under
+    this key, e.g. ``reasoning_content``; default: the key the row was read with, else drop and
+    count it, since OpenAI's fine-tuning API has no such key) and ``tool_arguments``.
     """
 
     name = "openai"
@@ -187,7 +196,9 @@ class OpenAIChat(Format):
         conv = as_conversation(record, ctx, self.name)
         meta = dict(conv.metadata)
         marker = meta.pop(MARKER, None)
-        key = marker.get("reasoning") if isinstance(marker, dict) else None
+        key = ctx.options.get("reasoning_key") or (
+            marker.get("reasoning") if isinstance(marker, dict) else None
+        )
         args = "source" if isinstance(marker, dict) and marker.get("arguments") else "string"
         row = {"messages": [write_message(m, ctx, reasoning_key=key, arguments=args)
                             for m in conv.messages]}

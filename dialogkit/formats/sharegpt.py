@@ -36,6 +36,7 @@ import orjson
 from dialogkit.errors import RecordError
 from dialogkit.formats._common import expect_object, field, leftovers, resolve_role, type_name
 from dialogkit.formats._messages import Turn, build_conversation, finish_messages
+from dialogkit.media import MEDIA_COLUMNS, PLACEHOLDERS, MediaColumns, with_placeholders
 from dialogkit.models import Message
 from dialogkit.ops.chat import as_conversation
 from dialogkit.registry import Format, Options, WriteContext, register
@@ -66,11 +67,41 @@ DEFAULT_NAMES: dict[str, str] = {
 FUNCTION_CALL = "function_call"
 MARKER = "_sharegpt"
 _DEFAULT_KEYS = {"messages": "conversations", "role": "from", "content": "value"}
+_OPENAI_KEYS = {"messages": "messages", "role": "role", "content": "content"}
 
 
-def _keys(opts: Options, marker: dict[str, Any] | None = None) -> dict[str, str]:
-    """The list column and turn tags: options, else what the row was read with, else defaults."""
+def _is_openai_tagged(row: dict[str, Any]) -> bool:
+    msgs = row.get("messages")
+    return isinstance(msgs, list) and bool(msgs) and isinstance(msgs[0], dict) and (
+        "role" in msgs[0]
+    )
+
+
+def _has_placeholders(row: dict[str, Any]) -> bool:
+    """A LLaMA-Factory multimodal row: a media column and a turn whose text has a placeholder."""
+    if not any(isinstance(row.get(c), list) for c in MEDIA_COLUMNS.values()):
+        return False
+    msgs = row.get("messages") or row.get("conversations")
+    if not isinstance(msgs, list):
+        return False
+    for m in msgs:
+        if isinstance(m, dict):
+            text = m.get("content", m.get("value"))
+            if isinstance(text, str) and any(t in text for t in PLACEHOLDERS.values()):
+                return True
+    return False
+
+
+def _keys(opts: Options, marker: dict[str, Any] | None = None,
+          row: dict[str, Any] | None = None) -> dict[str, str]:
+    """The list column and turn tags: options, else what the row was read with, else defaults.
+
+    A row with ``messages`` of ``role``/``content`` turns and no ``conversations`` is
+    LLaMA-Factory's OpenAI-tag layout (its multimodal demo files): those tags are used.
+    """
     remembered = (marker or {}).get("keys", {})
+    if row is not None and "conversations" not in row and _is_openai_tagged(row):
+        remembered = _OPENAI_KEYS
     return {
         "messages": opts.get("messages_key") or remembered.get("messages", "conversations"),
         "role": opts.get("role_tag") or remembered.get("role", "from"),
@@ -148,6 +179,7 @@ class ShareGPT(Format):
     reads = ("conversation",)
     writes = ("conversation", "demo", "trainer_dialogue")
     markers = ("_sharegpt",)
+    content_parts = True
 
     def detect(self, row: Any) -> int:
         """2 for a ``conversations`` list of ``from`` turns with no preference columns."""
@@ -155,16 +187,19 @@ class ShareGPT(Format):
             return 0
         conv = row.get("conversations")
         if isinstance(conv, list) and conv and isinstance(conv[0], dict) and "from" in conv[0]:
-            return 2
+            return 3 if _has_placeholders(row) else 2
+        if _is_openai_tagged(row) and _has_placeholders(row):
+            return 3  # LLaMA-Factory's multimodal files (openai scores 2 on the same rows)
         return 0
 
     def read_row(self, data: Any, opts: Options) -> Iterable[Any]:
         row = expect_object(data)
-        keys = _keys(opts)
+        keys = _keys(opts, row=row)
         mkey, rtag, ctag = keys["messages"], keys["role"], keys["content"]
         turns = field(row, mkey, list)
         marker: dict[str, Any] = {}
-        known = {mkey, "tools"}
+        media = MediaColumns(row, opts)
+        known = {mkey, "tools", *media.columns()}
         messages: list[Turn] = []
         system = row.get("system")
         if isinstance(system, str) and system != "":
@@ -190,9 +225,11 @@ class ShareGPT(Format):
                 msg = {"role": "assistant", "content": None,
                        "tool_calls": read_function_call(value, f"{loc}.{ctag}")}
             else:
-                msg = {"role": role, "content": value}
+                content = media.split(value, f"{loc}.{ctag}") if media else value
+                msg = {"role": role, "content": content}
                 names.setdefault(role, set()).add(raw)
             messages.append(Turn(msg, loc, leftovers(turn, (rtag, ctag)) or None))
+        media.check_all_taken()
         messages = finish_messages(messages, opts)
         extras = [t.tag for t in messages]
         if any(extras):
@@ -229,13 +266,17 @@ class ShareGPT(Format):
             messages = messages[1:]
             offset = 1
         turns = []
+        refs: dict[str, list[str]] = {}
         for i, m in enumerate(messages):
-            turn = self._turn(m, names, keys, ctx)
+            turn = self._turn(m, names, keys, ctx, refs)
             extra = extras[i + offset] if i + offset < len(extras) else None
             if extra:
                 turn.update({k: v for k, v in extra.items() if k not in turn})
             turns.append(turn)
         row[keys["messages"]] = turns
+        for kind, col in MEDIA_COLUMNS.items():
+            if kind in refs:
+                row[col] = refs[kind]
         if system_text is not None:
             row["system"] = system_text
         if conv.tools is not None:
@@ -250,7 +291,7 @@ class ShareGPT(Format):
         return row
 
     def _turn(self, m: Message, names: dict[str, str], keys: dict[str, str],
-              ctx: WriteContext) -> dict[str, Any]:
+              ctx: WriteContext, refs: dict[str, list[str]]) -> dict[str, Any]:
         """One canonical message as a ShareGPT turn; fields with no place here are tallied."""
         rtag, ctag = keys["role"], keys["content"]
         for name in ("name", "tool_call_id", "weight", "reasoning"):
@@ -278,7 +319,8 @@ class ShareGPT(Format):
                 calls.append({"name": c.name, "arguments": args})
             value: Any = calls[0] if len(calls) == 1 else calls
             return {rtag: FUNCTION_CALL, ctag: json.dumps(value, ensure_ascii=False)}
-        return {rtag: names[m.role], ctag: m.content if m.content is not None else ""}
+        text = with_placeholders(m, ctx, refs)
+        return {rtag: names[m.role], ctag: text if text is not None else ""}
 
 
 FORMAT = register(ShareGPT())

@@ -50,7 +50,7 @@ from dialogkit.formats._messages import (
     start_message,
     write_arguments,
 )
-from dialogkit.media import media_ref
+from dialogkit.media import MEDIA_COLUMNS, MediaColumns, media_ref
 from dialogkit.models import Conversation, Message, TextPart
 from dialogkit.ops.chat import as_conversation
 from dialogkit.registry import Format, Options, WriteContext, register
@@ -60,7 +60,6 @@ __all__ = ["FORMAT", "TRL", "TRL_TYPES"]
 TRL_TYPES = ("messages", "prompt-completion", "text")
 MARKER = "_trl"
 MESSAGE_KEYS = ("role", "content", "name", "tool_calls", "tool_call_id", *REASONING_KEYS)
-MEDIA_COLUMNS = {"image": "images", "video": "videos", "audio": "audios"}
 _CALL_KEYS = ("id", "type", "function")
 _FUNCTION_KEYS = ("name", "arguments")
 _OTHER_LAYOUTS = frozenset({"chosen", "rejected", "label", "completions", "labels"})
@@ -93,7 +92,7 @@ def _read_call(call: Any, loc: str, remembered: dict[str, str], key: str) -> dic
 
 
 def _read_messages(items: list[Any], column: str, opts: Options, remembered: dict[str, str],
-                   start: int = 0, media: dict[str, Any] | None = None,
+                   start: int = 0, media: MediaColumns | None = None,
                    seen: dict[str, Any] | None = None) -> list[Turn]:
     """TRL message objects as turns tagged with their column (``None`` values count as absent,
     as Arrow writes them). ``media`` holds the row's media columns for bare image parts."""
@@ -141,30 +140,6 @@ def _read_tools(row: dict[str, Any], marker: dict[str, Any]) -> Any:
     return parsed
 
 
-def _media_columns(row: dict[str, Any]) -> dict[str, Any]:
-    """The row's ``images``/``videos``/``audios`` columns as iterators of (entry, location),
-    keyed by media type; bare ``{"type": "image"}`` parts take them in order."""
-    out: dict[str, Any] = {}
-    for kind, col in MEDIA_COLUMNS.items():
-        if row.get(col) is not None:
-            entries = field(row, col, list)
-            out[kind] = iter([(e, f"$.{col}[{i}]") for i, e in enumerate(entries)])
-    return out
-
-
-def _check_media_left(media: dict[str, Any], row: dict[str, Any]) -> None:
-    """Every entry of a media column must be taken by a part (rule ``media_count``)."""
-    for kind, entries in media.items():
-        left = sum(1 for _ in entries)
-        if left:
-            col = MEDIA_COLUMNS[kind]
-            total = len(row[col])
-            raise RecordError(
-                f"the {col} column has {total} entries but the messages have {total - left} "
-                f"{kind} parts", loc=f"$.{col}", rule="media_count",
-            )
-
-
 class TRL(Format):
     """TRL SFT rows: ``messages``, or ``prompt``/``completion`` (message lists or strings).
 
@@ -201,7 +176,7 @@ class TRL(Format):
         carried: dict[str, Any] = raw_marker if isinstance(raw_marker, dict) else {}
         remembered = carried.get("arguments") or {}
         marker: dict[str, Any] = {}
-        media = _media_columns(row)
+        media = MediaColumns(row, opts)
         seen: dict[str, Any] = {}
         if "messages" in row:
             items = field(row, "messages", list)
@@ -238,7 +213,7 @@ class TRL(Format):
                 "Expected TRL SFT columns: `messages`, or `prompt` and `completion`",
                 loc="$", rule="not a TRL SFT row",
             )
-        _check_media_left(media, row)
+        media.check_all_taken("parts")
         if seen.get("reasoning", "thinking") != "thinking":
             marker["reasoning"] = seen["reasoning"]
         messages = finish_messages(messages, opts)
@@ -247,7 +222,7 @@ class TRL(Format):
         tools = _read_tools(row, marker)
         record_id = optional_str(row, "id", "$")
         metadata = leftovers(row, {*known, "tools", "id", MARKER,
-                                    *(MEDIA_COLUMNS[k] for k in media)})
+                                    *media.columns()})
         extra_marker = {k: v for k, v in carried.items() if k != "arguments"}
         marker = {**extra_marker, **marker}
         if marker:
