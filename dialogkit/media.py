@@ -220,6 +220,8 @@ def with_placeholders(m: Message, ctx: Any, refs: dict[str, list[str]]) -> str |
         if p.type == "text":
             out.append(p.text)  # type: ignore[union-attr]
         else:
+            if p.details:  # type: ignore[union-attr]
+                ctx.drop("media.details")
             refs.setdefault(p.type, []).append(media_ref(p, ctx))  # type: ignore[arg-type]
             out.append(PLACEHOLDERS[p.type])
     return "".join(out)

@@ -1,4 +1,5 @@
-"""Statistics of a dataset for ``dialogkit inspect``: kinds, roles, turns and lengths."""
+"""Statistics of a dataset for ``dialogkit inspect``: kinds, roles, turns and lengths, media
+parts by type and how many assistant turns carry reasoning."""
 
 from __future__ import annotations
 
@@ -36,6 +37,10 @@ class Stats:
     turns: list[int] = field(default_factory=list)
     chars: list[int] = field(default_factory=list)
     candidates: list[int] = field(default_factory=list)
+    media: Counter[str] = field(default_factory=Counter)  # media parts by type
+    media_records: int = 0  # records with at least one media part
+    assistant_turns: int = 0
+    reasoning_turns: int = 0  # assistant turns that carry reasoning
 
     def distributions(self) -> dict[str, list[int]]:
         """Name -> [min, p50, p90, p99, max] for each measure that has values."""
@@ -86,5 +91,13 @@ def collect(
             stats.turns.append(len(msgs))
         if item.kind == "comparison":
             stats.candidates.append(len(item.candidates))
-        stats.chars.append(sum(len(m.content or "") for m in msgs))
+        stats.chars.append(sum(len(m.text or "") for m in msgs))
+        kinds = [p.type for m in msgs for p in m.media]
+        if kinds:
+            stats.media.update(kinds)
+            stats.media_records += 1
+        for m in msgs:
+            if m.role == "assistant":
+                stats.assistant_turns += 1
+                stats.reasoning_turns += m.reasoning is not None
     return stats

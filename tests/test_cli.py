@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, shared_file
 
 GOOD = {"kind": "conversation", "messages": [{"role": "user", "content": "日本"},
                                              {"role": "assistant", "content": "ok"}]}
@@ -218,3 +218,16 @@ def test_convert_think_split_and_tool_arguments_options() -> None:
     assert b"field dropped from 1 records: reasoning" in proc.stderr
     bad = run("convert", "-", "-", "--to", "openai", "--think-tags", "<t>", stdin=jsonl(row))
     assert bad.returncode == 2 and b"--think-tags takes OPEN,CLOSE, got '<t>'" in bad.stderr
+
+
+def test_inspect_media_and_reasoning_coverage() -> None:
+    src = shared_file("multimodal", "mllm_video_audio_demo.json")
+    r = run("inspect", str(src))
+    assert r.returncode == 0, r.stderr
+    lines = [" ".join(line.split()) for line in r.stdout.decode().splitlines()]
+    assert "audio 3" in lines and "video 3" in lines
+    assert "records with media: 3 of 3" in lines
+    assert "assistant turns with reasoning: 0 of 3 (0%)" in lines
+    v1 = shared_file("llamafactory_v1", "reason_tool_use_demo_50.jsonl")
+    out = run("inspect", str(v1)).stdout.decode()
+    assert "assistant turns with reasoning: 112 of 112 (100%)" in out

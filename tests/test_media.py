@@ -165,10 +165,14 @@ def test_media_sources() -> None:
 
 def test_text_only_formats_count_media_as_dropped(tmp_path: Path) -> None:
     src = shared_file("multimodal", "mllm_audio_demo.json")
-    rep = dialogkit.convert(src, tmp_path / "a.jsonl", to="alpaca")
+    rep = dialogkit.convert(src, tmp_path / "a.jsonl", to="dolly")
     assert rep.written == 3 and rep.fields_dropped["media.audio"] == 3
     rows = [json.loads(line) for line in (tmp_path / "a.jsonl").read_text().splitlines()]
     assert rows[0]["instruction"] == "What's that sound?"
-    strict = dialogkit.convert(src, tmp_path / "b.jsonl", to="alpaca", strict=True,
+    strict = dialogkit.convert(src, tmp_path / "b.jsonl", to="dolly", strict=True,
                                on_error="skip")
     assert (strict.written, strict.rejected_by_reason) == (0, Counter({"lossy": 3}))
+    alpaca = dialogkit.convert(src, tmp_path / "c.json", to="alpaca")
+    assert alpaca.media["audio.written"] == 3 and "media.audio" not in alpaca.fields_dropped
+    assert json.loads((tmp_path / "c.json").read_text())[0]["instruction"] == (
+        "<audio>What's that sound?")

@@ -419,6 +419,16 @@ def inspect(
     for name, values in stats.distributions().items():
         t.add_row(name, *(str(v) for v in values))
     console.print(t)
+    if stats.media:
+        t = Table("media", "parts", box=None)
+        for kind, n in sorted(stats.media.items()):
+            t.add_row(kind, str(n))
+        console.print(t)
+        console.print(f"records with media: {stats.media_records} of {stats.records}")
+    if stats.assistant_turns:
+        share = 100 * stats.reasoning_turns / stats.assistant_turns
+        console.print(f"assistant turns with reasoning: {stats.reasoning_turns} of "
+                      f"{stats.assistant_turns} ({share:.0f}%)")
 
 
 def _transform(as_kind: AsKind | None, side: Side | None = None) -> Any:

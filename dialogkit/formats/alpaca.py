@@ -26,6 +26,11 @@ turn -> ``instruction``, ``input`` = ``""`` unless ``metadata["input"]`` still e
 trainer dialogues as conversations. ``input`` is always written (``""`` when there is none),
 ``system``/``history``/``id`` only when present, then ``metadata`` as extra keys.
 
+Media (LLaMA-Factory's multimodal alpaca rows): with an ``images``/``videos``/``audios`` column
+the row reads as a Conversation whose turns hold the ``<image>``/``<video>``/``<audio>``
+placeholders as media parts (counts must match, rule ``media_count``); the writer puts the
+placeholders and the columns back.
+
 Round trips: rows with ``"input": ""`` come back byte for byte; a row without an ``input`` key
 (or with ``null``) comes back with ``"input": ""`` (the records compare equal either way).
 
@@ -45,6 +50,7 @@ from dialogkit.formats._common import (
     type_name,
 )
 from dialogkit.formats._messages import policy_messages
+from dialogkit.media import MEDIA_COLUMNS, MediaColumns, with_placeholders
 from dialogkit.models import Conversation, InstructionDemo
 from dialogkit.ops.chat import as_conversation, record_extras, user_text
 from dialogkit.registry import Format, Options, WriteContext, build, register
@@ -141,6 +147,7 @@ class Alpaca(Format):
     reads = ("demo", "conversation")
     writes = ("demo", "conversation", "trainer_dialogue")
     container = "json"
+    content_parts = True  # media as LLaMA-Factory's placeholders and images/videos/audios
 
     def detect(self, row: Any) -> int:
         if not isinstance(row, dict) or not isinstance(row.get("instruction"), str):
@@ -171,7 +178,8 @@ class Alpaca(Format):
         system = field(row, "system", str, required=False)
         history = row.get("history")
         rid = row.get("id") if isinstance(row.get("id"), str) else None
-        if history is None or history == []:
+        media = MediaColumns(row, opts)
+        if (history is None or history == []) and not media:
             # history stays in metadata, so `"history": []` round-trips
             known = _DEMO_KEYS_ID if rid is not None else _DEMO_KEYS
             return [
@@ -180,12 +188,14 @@ class Alpaca(Format):
                     "system": system, "metadata": leftovers(row, known),
                 })
             ]
+        if history is None:
+            history = []
         if not isinstance(history, list):
             raise RecordError(
                 f"Expected `array`, got `{type_name(history)}`", loc="$.history",
                 rule="wrong type history",
             )
-        known = _ROW_KEYS | {"id"} if rid is not None else _ROW_KEYS
+        known = (_ROW_KEYS | {"id"} if rid is not None else _ROW_KEYS) | set(media.columns())
         messages: list[dict[str, Any]] = []
         locs: list[str] = []
         for i, pair in enumerate(history):
@@ -209,6 +219,10 @@ class Alpaca(Format):
         locs.append("$.instruction")
         messages.append({"role": "assistant", "content": output})
         locs.append("$.output")
+        if media:  # LLaMA-Factory's <image> placeholders: the turns become part lists
+            for m, loc in zip(messages, locs, strict=True):
+                m["content"] = media.split(m["content"], loc)
+            media.check_all_taken()
         messages = policy_messages(messages, locs, opts)
         if system is not None:
             messages.insert(0, {"role": "system", "content": system})
@@ -255,6 +269,11 @@ class Alpaca(Format):
             metadata = {**record_extras(record, ctx), **record.metadata}
         else:
             conv = as_conversation(record, ctx, self.name)
+            refs: dict[str, list[str]] = {}
+            if any(type(m.content) is list for m in conv.messages):
+                conv = conv.model_copy(update={"messages": [
+                    m.model_copy(update={"content": with_placeholders(m, ctx, refs)})
+                    if type(m.content) is list else m for m in conv.messages]})
             system, pairs, user, assistant = plain_turns(conv, self.name, ctx)
             metadata = dict(conv.metadata)
             instruction, inp = _split_user(user, metadata.pop("input", None), ctx)
@@ -263,6 +282,9 @@ class Alpaca(Format):
                 out["system"] = system
             if pairs:
                 out["history"] = [[u, a] for u, a in pairs]
+            for kind, col in MEDIA_COLUMNS.items():
+                if kind in refs:
+                    out[col] = refs[kind]
         if record.id is not None:
             out["id"] = record.id
         return add_metadata(out, metadata, ctx)

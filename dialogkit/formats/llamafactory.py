@@ -52,6 +52,7 @@ from dialogkit.formats._common import (
 from dialogkit.formats._messages import policy_messages
 from dialogkit.formats.openai_preference import dump_message, put_extras, read_messages, take_ids
 from dialogkit.io import atomic_output
+from dialogkit.media import MEDIA_COLUMNS, MediaColumns, with_placeholders
 from dialogkit.models import Message, PreferencePair, UnpairedExample
 from dialogkit.registry import Format, Options, WriteContext, build, register
 
@@ -173,6 +174,33 @@ def _alpaca_prompt(d: dict[str, Any], opts: Options) -> list[dict[str, Any]]:
     return policy_messages(msgs, locs, opts)
 
 
+def _with_media(media: MediaColumns, groups: Iterable[list[dict[str, Any]]]
+                ) -> list[list[dict[str, Any]]]:
+    """The message dicts of each group with ``<image>``-style placeholders as media parts, taken
+    in order (prompt first); every entry of the media columns must be used."""
+    out = []
+    for msgs in groups:
+        out.append([
+            {**m, "content": media.split(m["content"], "$")} if isinstance(m.get("content"), str)
+            else m for m in msgs
+        ])
+    media.check_all_taken()
+    return out
+
+
+def _placeholders(record: Any, ctx: WriteContext, refs: dict[str, list[str]]) -> Any:
+    """``record`` with part-list contents as text with placeholders (references to ``refs``)."""
+    update = {}
+    for name in ("prompt", "chosen", "rejected", "completion"):
+        msgs = getattr(record, name, None)
+        if msgs and any(type(m.content) is list for m in msgs):
+            update[name] = [
+                m.model_copy(update={"content": with_placeholders(m, ctx, refs)})
+                if type(m.content) is list else m for m in msgs
+            ]
+    return record.model_copy(update=update) if update else record
+
+
 def _layout_of(d: dict[str, Any]) -> str | None:
     if "conversations" in d:
         return "sharegpt"
@@ -289,6 +317,9 @@ def dataset_info_entry(file_name: str, layout: str, kind: str, extra_columns: It
             columns["kto_tag"] = "kto_tag" if layout == "sharegpt" else "label"
         if "tools" in extra:
             columns["tools"] = "tools"
+    for col in MEDIA_COLUMNS.values():
+        if col in extra:
+            columns[col] = col
     entry["columns"] = columns
     if layout == "openai":
         entry["tags"] = dict(_OPENAI_TAGS)
@@ -305,6 +336,7 @@ class LlamaFactory(Format):
     writes = ("preference", "unpaired")
     markers = ("_llamafactory",)
     container = "json"
+    content_parts = True  # media as <image> placeholders with images/videos/audios columns
 
     def detect(self, row: Any) -> int:
         if not isinstance(row, dict):
@@ -329,7 +361,8 @@ class LlamaFactory(Format):
             raise RecordError("Expected a LLaMA-Factory row with `conversations`, `messages` "
                               "or `instruction`", loc="$", rule="llamafactory layout")
         ids, id_keys = take_ids(d)
-        known = {"chosen", "rejected", "kto_tag", *id_keys}
+        media = MediaColumns(d, opts)
+        known = {"chosen", "rejected", "kto_tag", *id_keys, *media.columns()}
         kto_key = "kto_tag"
         if layout == "alpaca":
             prompt = _alpaca_prompt(d, opts)
@@ -362,6 +395,8 @@ class LlamaFactory(Format):
             else:
                 chosen = _read_answer(d, "chosen", opts, layout == "sharegpt")
                 rejected = _read_answer(d, "rejected", opts, layout == "sharegpt")
+            if media:
+                prompt, chosen, rejected = _with_media(media, (prompt, chosen, rejected))
             yield build(PreferencePair, {"prompt": prompt, "chosen": chosen,
                                          "rejected": rejected, "metadata": metadata, **ids})
             return
@@ -373,6 +408,8 @@ class LlamaFactory(Format):
         else:
             key = "conversations" if layout == "sharegpt" else "messages"
             prompt, completion = _split_last(prompt, f"$.{key}[{len(d[key]) - 1}]")
+        if media:
+            prompt, completion = _with_media(media, (prompt, completion))
         yield build(UnpairedExample, {"prompt": prompt, "completion": completion,
                                       "label": label, "metadata": metadata, **ids})
 
@@ -401,6 +438,8 @@ class LlamaFactory(Format):
             raise self.cannot_hold(record)
         state = self._state(record, ctx)
         layout = state["layout"]
+        refs: dict[str, list[str]] = {}
+        record = _placeholders(record, ctx, refs)
         prompt = list(record.prompt)
         turns = _check_prompt(prompt)
         system = prompt[0] if len(turns) < len(prompt) else None
@@ -441,6 +480,10 @@ class LlamaFactory(Format):
             else:
                 row = {"messages": [*msgs, _plain_openai(answers[0], ctx)],
                        "label": record.label}
+        for kind, col in MEDIA_COLUMNS.items():
+            if kind in refs:
+                row[col] = refs[kind]
+                state["columns"].add(col)
         tools = record.metadata.get("tools")
         if tools is not None and layout == "sharegpt":
             row["tools"] = tools if isinstance(tools, str) else orjson.dumps(tools).decode()

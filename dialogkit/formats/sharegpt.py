@@ -13,6 +13,14 @@ a ``tools`` column as a JSON string (``""`` means none), and other tags for the 
 as sharegpt; read it with ``--from sharegpt`` and the options ``messages_key``/``role_tag``/
 ``content_tag``.
 
+Media (LLaMA-Factory's multimodal files): with an ``images``/``videos``/``audios`` column, each
+``<image>``/``<video>``/``<audio>`` placeholder in a turn's text takes the next entry of its
+column and the turn's content becomes a part list (text around the placeholders kept exactly);
+placeholder and entry counts must match (rule ``media_count``). The writer puts the placeholders
+back and lists the references in those columns. A ``messages`` row of ``role``/``content`` turns
+with placeholders and a media column is LLaMA-Factory's multimodal layout: it is detected as
+``sharegpt`` (over ``openai``) and read with those tags, which the writer keeps.
+
 Options (``Options.extra``):
     messages_key: the list column (default ``conversations``).
     role_tag: the role key of a turn (default ``from``).

@@ -11,9 +11,15 @@ Rows:
     back into turns. It is not detected either.
 A ``tools`` column (a list of JSON schemas, or the JSON string older ``datasets`` needed) is kept.
 
+Vision-language rows (TRL's VLM layout): content lists of ``{"type": "image"}`` and ``{"type":
+"text", "text"}`` parts with an ``images`` column holding the images in order (``videos`` and
+``audios`` likewise); a part may also name its source (``url``/``path``/``base64``). Counts must
+match (rule ``media_count``). String content stays a string; text-only part lists stay lists.
+
 Messages follow TRL: ``{role, content, tool_calls?, name?, tool_call_id?, thinking?}``; a tool
 call is ``{type: "function", function: {name, arguments: OBJECT}}`` (``id`` optional);
-``thinking`` is the canonical ``reasoning``. Canonical ``arguments`` is JSON text: the reader
+``thinking`` (or ``reasoning_content``/``reasoning``, written back under the same key) is the
+canonical ``reasoning``. Canonical ``arguments`` is JSON text: the reader
 serialises an object compactly (orjson, key order kept); the writer parses it back to an object.
 When that changes the text (``'{"altitude": 100}'`` has a space) the exact spacing is lost:
 no ``_`` bookkeeping column ever reaches an output row, so it is tallied as dropped (``_trl``;
@@ -262,6 +268,8 @@ class TRL(Format):
                 else conv.tools
         for key, value in meta.items():
             row.setdefault(key, value)
+        if any(p.details for m in conv.messages for p in m.media):
+            ctx.drop("media.details")  # OpenAI's detail, an audio format: no place in TRL rows
         for kind, col in MEDIA_COLUMNS.items():
             refs = [media_ref(p, ctx) for m in conv.messages for p in m.media if p.type == kind]
             if refs:

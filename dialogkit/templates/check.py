@@ -11,6 +11,8 @@ Before an SFT run, :func:`check_template` renders every record as
 - ``reasoning stripped``: a message's reasoning is not in the rendering (DeepSeek-R1 keeps only
   the text after ``</think>``; Qwen3 renders reasoning only after the last user turn).
 - ``tool call dropped``: a tool call's function name is not in the rendering.
+- ``media dropped``: a conversation's images (audio, video) leave no trace: giving each media
+  part twice renders the same text (a text-only template on vision-language data).
 - ``message dropped``: an empty message whose removal leaves the rendering unchanged (Phi-3.5
   drops empty system messages).
 - ``no assistant spans``: the template has no ``{% generation %}`` tags and prefix rendering
@@ -75,6 +77,14 @@ def _missing(text: str, value: str | None) -> bool:
     return value is not None and bool(value.strip()) and value.strip() not in text
 
 
+def _doubled(m: Any) -> Any:
+    """``m`` with each of its media parts given twice (text parts as they are)."""
+    if not m.media:
+        return m
+    parts = [q for p in m.content for q in ((p,) if p.type == "text" else (p, p))]
+    return m.model_copy(update={"content": parts})
+
+
 def check_conversation(
     conv: Conversation,
     template: ChatTemplate,
@@ -99,12 +109,12 @@ def check_conversation(
         return [("refused", exc.reason)]
     for i, m in enumerate(conv.messages):
         label = f"messages[{i}] ({m.role})"
-        if _missing(text, m.content):
+        if _missing(text, m.text):
             if m.role == "system":
-                problems.append(("system prompt dropped", f"{label}: {_short(m.content)}"))
+                problems.append(("system prompt dropped", f"{label}: {_short(m.text)}"))
             else:
-                problems.append(("content dropped", f"{label}: {_short(m.content)}"))
-        elif m.content is not None and not m.content.strip() and not m.tool_calls:
+                problems.append(("content dropped", f"{label}: {_short(m.text)}"))
+        elif m.text is not None and not m.text.strip() and not m.tool_calls and not m.media:
             rest = conv.model_copy(update={"messages": conv.messages[:i] + conv.messages[i + 1:]})
             try:
                 if text_of(rest) == text:
@@ -117,6 +127,15 @@ def check_conversation(
         for call in m.tool_calls or ():
             if call.name not in text:
                 problems.append(("tool call dropped", f"{label}: {call.name}"))
+    media = sum(len(m.media) for m in conv.messages)
+    if media:  # each media part twice: a template that renders media must change its text
+        doubled = conv.model_copy(update={"messages": [_doubled(m) for m in conv.messages]})
+        try:
+            if text_of(doubled) == text:
+                problems.append(("media dropped", f"{media} media parts leave no trace in the "
+                                                  "rendering"))
+        except RecordError:
+            pass
     try:
         out = render_conversation(
             conv, template, tokenizer=tokenizer, compat=compat, spans=True, **render_kw

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -327,3 +328,19 @@ def test_seed_sample_values() -> None:
     assert rec.response.endswith("- Taylor Alison Swift is an American singer-songwriter.")
     assert rec.metadata == {"name": "one_sentence_description", "is_classification": False}
     assert rec.source is not None and rec.source.line == 3
+
+
+def test_media_columns_read_as_parts_and_written_back_as_placeholders() -> None:
+    rows = [{"instruction": "<image>Describe", "input": "", "output": "A cat.",
+             "images": ["https://x/a.jpg"]},
+            {"instruction": "Compare", "input": "<image><image>", "output": "Same.",
+             "system": "Be brief.", "images": ["https://x/a.jpg", "https://x/b.jpg"]}]
+    recs = list(dialogkit.read(rows, "alpaca"))
+    assert [r.kind for r in recs] == ["conversation", "conversation"]
+    assert [p.url for p in recs[1].messages[1].media] == ["https://x/a.jpg", "https://x/b.jpg"]
+    ctx = WriteContext()
+    assert list(get_format("alpaca").write(recs, ctx)) == rows
+    assert ctx.media == Counter({"image.read": 3, "image.written": 3})
+    with pytest.raises(RecordError, match="the images column has 2 entries but the messages "
+                                          "have 1 <image> placeholders"):
+        list(dialogkit.read([{**rows[0], "images": ["a", "b"]}], "alpaca"))

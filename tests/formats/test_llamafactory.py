@@ -279,3 +279,29 @@ def test_write_errors(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="^llamafactory_layout must be one of sharegpt, alpaca, "
                                          "openai, got 'xml'$"):
         api.write([ok], tmp_path / "d.json", format="llamafactory", llamafactory_layout="xml")
+
+
+def test_media_placeholders_and_dataset_info_media_columns(tmp_path: Path) -> None:
+    rows = [{"conversations": [{"from": "human", "value": "<image>Which one is sharper?"}],
+             "chosen": {"from": "gpt", "value": "The left."},
+             "rejected": {"from": "gpt", "value": "Both."}, "images": ["pics/a.jpg"]},
+            {"conversations": [{"from": "human", "value": "<image><video>Same scene?"}],
+             "chosen": {"from": "gpt", "value": "Yes."},
+             "rejected": {"from": "gpt", "value": "No."},
+             "images": ["pics/b.jpg"], "videos": ["clips/b.mp4"]}]
+    src = tmp_path / "in.json"
+    src.write_bytes(orjson.dumps(rows))
+    recs = list(api.read(src))
+    assert [p.path for p in recs[1].prompt[0].media] == [str(tmp_path / "pics" / "b.jpg"),
+                                                         str(tmp_path / "clips" / "b.mp4")]
+    out = tmp_path / "again.json"
+    rep = api.convert(src, out, to="llamafactory")
+    assert orjson.loads(out.read_bytes()) == rows
+    assert rep.media == Counter({"image.read": 2, "image.written": 2, "video.read": 1,
+                                 "video.written": 1})
+    assert _info(out)["again"]["columns"] == {"messages": "conversations", "chosen": "chosen",
+                                             "rejected": "rejected", "images": "images",
+                                             "videos": "videos"}
+    bad = [{**rows[0], "images": []}]
+    with pytest.raises(RecordError, match="an <image> placeholder with no image"):
+        list(api.read(bad, "llamafactory"))

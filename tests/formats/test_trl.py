@@ -253,3 +253,16 @@ def test_reasoning_keys_and_object_arguments_keep_their_form() -> None:
     assert rec.messages[1].tool_calls[0].arguments_form == "object"
     assert write([rec]) == [row]  # the reasoning key is the one it came under
     assert [r.messages for r in read(write([rec]))] == [rec.messages]
+
+
+def test_openai_image_detail_has_no_place_in_trl_and_is_counted() -> None:
+    (rec,) = dialogkit.read([{"messages": [
+        {"role": "user", "content": [{"type": "image_url", "image_url": {
+            "url": "https://x/cat.png", "detail": "low"}}]},
+        {"role": "assistant", "content": "A cat."}]}], "openai")
+    ctx = WriteContext()
+    (row,) = get_format("trl").write([rec], ctx)
+    assert row == {"messages": [{"role": "user", "content": [{"type": "image"}]},
+                                {"role": "assistant", "content": "A cat."}],
+                   "images": ["https://x/cat.png"]}
+    assert ctx.dropped["media.details"] == 1
