@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time every name loads
         Candidate,
         Comparison,
         Conversation,
+        Grading,
         InstructionDemo,
         Message,
         PreferencePair,
@@ -59,7 +60,7 @@ _LAZY: dict[str, str] = {
     ),
     **dict.fromkeys(
         (
-            "Candidate", "Comparison", "Conversation", "InstructionDemo", "Message",
+            "Candidate", "Comparison", "Conversation", "Grading", "InstructionDemo", "Message",
             "PreferencePair", "PromptOnly", "Record", "Source", "ToolCall", "TrainerDialogue",
             "TrainerMessage", "UnpairedExample",
         ),
@@ -96,6 +97,7 @@ __all__ = [
     "DetectionError",
     "DialogkitError",
     "Format",
+    "Grading",
     "InstructionDemo",
     "Message",
     "MissingDependencyError",

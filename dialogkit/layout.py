@@ -107,7 +107,7 @@ def features_for(kind: str) -> Any:
     elif kind == "unpaired":
         cols |= {"prompt": msgs, "completion": msgs, "label": ds.Value("bool")}
     elif kind == "prompt":
-        cols |= {"prompt": msgs}
+        cols |= {"prompt": msgs, "reference": s, "grading": _json_feature(), "task": s}
     cols |= {
         "metadata": _json_feature(),
         "source": {"file": s, "line": ds.Value("int64"), "format": s},
@@ -143,6 +143,8 @@ def record_to_row(record: Any) -> dict[str, Any]:
         ]
     if "tools" in data and data["tools"] is not None:
         data["tools"] = [_jtext(t) for t in data["tools"]]
+    if data.get("grading") is not None:
+        data["grading"] = _jtext(data["grading"])
     data["metadata"] = _jtext(data.get("metadata") or {})
     return {name: data.get(name) for name in columns(kind)}
 
@@ -203,6 +205,8 @@ def row_to_record(row: Mapping[str, Any]) -> Any:
         ]
     if "tools" in data:
         data["tools"] = [json_value(t) for t in data["tools"]]
+    if "grading" in data:
+        data["grading"] = json_value(data["grading"])
     meta = json_value(data.get("metadata")) if "metadata" in data else {}
     if extra:
         meta = {**(meta or {}), **extra}

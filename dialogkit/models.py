@@ -20,6 +20,7 @@ __all__ = [
     "Candidate",
     "Comparison",
     "Conversation",
+    "Grading",
     "InstructionDemo",
     "MediaPart",
     "Message",
@@ -382,11 +383,33 @@ class UnpairedExample(_Base):
         return self
 
 
+class Grading(BaseModel):
+    """How a verifiable reward checks a completion (verl's ``reward_model``): the style
+    (``rule`` for a programmatic check, ``model`` for a judge), the ground truth it compares
+    with (text, a number, or structured such as test cases) and any verifier parameters."""
+
+    model_config = _CONFIG
+
+    style: str = "rule"
+    answer: Any = None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
 class PromptOnly(_Base):
-    """A prompt for the RL step: the conversation so far, to be completed by the policy."""
+    """A prompt for the RL step: the conversation so far, to be completed by the policy, with
+    the reference answer a verifiable reward compares the completion with (RLVR)."""
 
     kind: Literal["prompt"] = "prompt"
     prompt: list[Message]
+    reference: str | None = Field(
+        default=None, description="The ground-truth answer as text (GSM8K's final number)."
+    )
+    grading: Grading | None = Field(
+        default=None, description="How a reward function checks a completion, when not plain."
+    )
+    task: str | None = Field(
+        default=None, description="What verl calls `ability`: math, code, ..."
+    )
 
     @model_validator(mode="after")
     def _check(self) -> PromptOnly:

@@ -56,6 +56,9 @@ _MODULES: list[str] = [
     "dialogkit.formats.trl_preference",
     "dialogkit.formats.llamafactory",
     "dialogkit.formats.llamafactory_v1",
+    "dialogkit.formats.rlvr",
+    "dialogkit.formats.verl",
+    "dialogkit.formats.openrlhf",
 ]
 _REGISTRY: dict[str, Format] = {}
 _ALIASES: dict[str, str] = {}

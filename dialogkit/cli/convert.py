@@ -71,6 +71,14 @@ class ToolArguments(str, Enum):
     source = "source"
 
 
+class Reference(str, Enum):
+    """Which answer ``--as prompt`` keeps as the prompt's reference."""
+
+    best = "best"
+    response = "response"
+    none = "none"
+
+
 class ContainerChoice(str, Enum):
     """The file container of an output."""
 
@@ -231,6 +239,16 @@ def convert(
         typer.Option(help="With --as conversation: the answer of a pair to keep "
                      "(default chosen)."),
     ] = None,
+    reference: Annotated[
+        Reference | None,
+        typer.Option(help="With --as prompt: keep the demo's response or the best candidate "
+                     "(or chosen answer) as the prompt's reference answer."),
+    ] = None,
+    dataset_info: Annotated[
+        bool,
+        typer.Option("--dataset-info", help="Also write LLaMA-Factory's dataset_info.json entry "
+                     "beside the output (alpaca, sharegpt, openai), naming every column."),
+    ] = False,
     drop_metadata: Annotated[
         bool,
         typer.Option(help="Do not carry the source's extra fields over as extra columns."),
@@ -277,6 +295,10 @@ def convert(
                     think=think, think_tags=think_tags, media_root=media_root,
                     check_media=check_media, copy_media=copy_media,
                     tool_arguments=tool_arguments)
+    if dataset_info:
+        from dataclasses import replace
+
+        opts = replace(opts, extra={**opts.extra, "dataset_info": True})
     if drop_metadata or strict:
         from dataclasses import replace
 
@@ -294,7 +316,7 @@ def convert(
             options=opts,
             progress=update if sys.stderr.isatty() else None,  # no per-record call for nothing
             jobs=jobs if jobs > 0 else _cores(),
-            transform=_transform(as_kind, side),
+            transform=_transform(as_kind, side, reference),
             in_place=in_place,
         )
     made = f", made {rep.expanded} more" if rep.expanded else ""
@@ -431,16 +453,20 @@ def inspect(
                       f"{stats.assistant_turns} ({share:.0f}%)")
 
 
-def _transform(as_kind: AsKind | None, side: Side | None = None) -> Any:
+def _transform(as_kind: AsKind | None, side: Side | None = None,
+               reference: Reference | None = None) -> Any:
+    from dialogkit.errors import UsageError
+
     if as_kind is None:
         if side is not None:
-            from dialogkit.errors import UsageError
-
             raise UsageError("--side goes with --as conversation")
+        if reference is not None:
+            raise UsageError("--reference needs --as prompt")
         return None
     from dialogkit.ops.convert_kinds import kind_transform
 
-    return kind_transform(as_kind.value, side.value if side else None)
+    return kind_transform(as_kind.value, side.value if side else None,
+                          reference.value if reference else "none")
 
 
 def _discard(output: str) -> None:

@@ -49,6 +49,7 @@ from dialogkit.formats._common import (
     leftovers,
     type_name,
 )
+from dialogkit.formats._dataset_info import finish_sft
 from dialogkit.formats._messages import policy_messages
 from dialogkit.media import MEDIA_COLUMNS, MediaColumns, with_placeholders
 from dialogkit.models import Conversation, InstructionDemo
@@ -300,5 +301,10 @@ def _split_user(user: str, inp: Any, ctx: WriteContext) -> tuple[str, str]:
     ctx.drop("input")  # stale: the turn no longer ends with it
     return user, ""
 
+
+    def finish(self, dst: Any, ctx: WriteContext) -> None:
+        """With option ``dataset_info`` (``--dataset-info``): LLaMA-Factory's entry for the file
+        written, in ``dataset_info.json`` beside it, naming every column it reads."""
+        finish_sft(self.name, dst, ctx)
 
 FORMAT = register(Alpaca())

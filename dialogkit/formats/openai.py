@@ -31,6 +31,7 @@ from typing import Any
 
 from dialogkit.errors import RecordError
 from dialogkit.formats._common import expect_object, field, leftovers
+from dialogkit.formats._dataset_info import finish_sft
 from dialogkit.formats._messages import (
     MESSAGE_KEYS,
     ROLES,
@@ -212,5 +213,10 @@ class OpenAIChat(Format):
             row.setdefault(key, value)
         return row
 
+
+    def finish(self, dst: Any, ctx: WriteContext) -> None:
+        """With option ``dataset_info`` (``--dataset-info``): LLaMA-Factory's entry for the file
+        written, in ``dataset_info.json`` beside it, naming every column it reads."""
+        finish_sft(self.name, dst, ctx)
 
 FORMAT = register(OpenAIChat())

@@ -43,6 +43,7 @@ import orjson
 
 from dialogkit.errors import RecordError
 from dialogkit.formats._common import expect_object, field, leftovers, resolve_role, type_name
+from dialogkit.formats._dataset_info import finish_sft
 from dialogkit.formats._messages import Turn, build_conversation, finish_messages
 from dialogkit.media import MEDIA_COLUMNS, PLACEHOLDERS, MediaColumns, with_placeholders
 from dialogkit.models import Message
@@ -330,5 +331,10 @@ class ShareGPT(Format):
         text = with_placeholders(m, ctx, refs)
         return {rtag: names[m.role], ctag: text if text is not None else ""}
 
+
+    def finish(self, dst: Any, ctx: WriteContext) -> None:
+        """With option ``dataset_info`` (``--dataset-info``): LLaMA-Factory's entry for the file
+        written, in ``dataset_info.json`` beside it, naming every column it reads."""
+        finish_sft(self.name, dst, ctx)
 
 FORMAT = register(ShareGPT())

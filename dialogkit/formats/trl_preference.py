@@ -7,6 +7,15 @@ Three formats:
   (plain strings); an optional float ``margin`` column (RewardTrainer's). -> PreferencePair.
 - ``trl-unpaired``: ``{prompt, completion, label: bool}`` -> UnpairedExample (KTO, BCO).
 - ``trl-prompt``: ``{prompt}`` -> PromptOnly (GRPO, RLOO, online DPO); other columns are kept.
+  ``GRPOTrainer``/``RLOOTrainer`` pass every column besides ``prompt`` to the reward functions
+  as keyword arguments (TRL's ``docs/source/grpo_trainer.md``: ``accuracy_reward(completions,
+  solution, **kwargs)``), so the record's reference answer is a column: reading takes it from
+  the column named by option ``reference_column``, else from the first of ``solution``,
+  ``ground_truth``, ``answer`` the row has (a string is the ``reference``; any other JSON value
+  becomes ``grading.answer``); a ``task`` string column is the record's ``task``. Writing puts
+  the reference (else ``grading.answer``) in the column it was read from, else
+  ``reference_column``, default ``solution``, and ``task`` in ``task``; a grading with a style
+  other than ``rule`` or with parameters has no column and is tallied as dropped.
 
 Standard text: a prompt string becomes one user message (``""`` means no prompt), a
 completion string one assistant message; text is never altered (TRL's leading space stays in
@@ -346,6 +355,7 @@ class TrlUnpaired(Format):
         return put_extras(row, record, ctx)
 
 
+REFERENCE_COLUMNS = ("solution", "ground_truth", "answer")
 _NOT_PROMPT_ONLY = frozenset({"completion", "chosen", "rejected", "label", "messages",
                               "completions", "labels", "text", "kind"})
 
@@ -375,10 +385,28 @@ class TrlPrompt(Format):
         field(d, "prompt", (str, list), "$")
         style = _style_of(d["prompt"], "$.prompt")
         ids, id_keys = take_ids(d)
-        metadata = leftovers(d, {"prompt", *id_keys})
-        metadata.update(_marker(style=style))
+        known = {"prompt", *id_keys}
+        out: dict[str, Any] = {}
+        column = opts.get("reference_column") or next(
+            (c for c in REFERENCE_COLUMNS if d.get(c) is not None), None)
+        if column is not None and d.get(column) is not None:
+            value = d[column]
+            if isinstance(value, str):
+                out["reference"] = value
+            else:
+                out["grading"] = {"answer": value}
+            known.add(column)
+        task = field(d, "task", str, "$", required=False)
+        if task is not None:
+            out["task"] = task
+            known.add("task")
+        metadata = leftovers(d, known)
+        mark = _marker(style=style)
+        if column is not None and column in known and column != "solution":
+            mark.setdefault("_trl", {})["reference"] = column
+        metadata.update(mark)
         yield build(PromptOnly, {"prompt": _prompt_turns(d["prompt"], style, "$.prompt", opts),
-                                 "metadata": metadata, **ids})
+                                 "metadata": metadata, **out, **ids})
 
     def write_record(self, record: Any, ctx: WriteContext) -> Any:
         if not isinstance(record, PromptOnly):
@@ -388,6 +416,18 @@ class TrlPrompt(Format):
             row: dict[str, Any] = {"prompt": _standard_prompt(record.prompt, allow_empty=False)}
         else:
             row = {"prompt": dump_messages(record.prompt, ctx)}
+        mark = record.metadata.get("_trl")
+        remembered = mark.get("reference") if isinstance(mark, dict) else None
+        column = ctx.options.get("reference_column") or remembered or "solution"
+        grading = record.grading
+        if record.reference is not None:
+            row[column] = record.reference
+        elif grading is not None:
+            row[column] = grading.answer
+        if grading is not None and (grading.style != "rule" or grading.params):
+            ctx.drop("grading")
+        if record.task is not None:
+            row["task"] = record.task
         return put_extras(row, record, ctx)
 
 

@@ -10,9 +10,10 @@ metadata (see :func:`dialogkit.ops.pairs.derived_metadata`).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from dialogkit.errors import RecordError
+from dialogkit.errors import RecordError, UsageError
 from dialogkit.models import (
     Comparison,
     Conversation,
@@ -35,6 +36,7 @@ __all__ = [
     "kind_transform",
     "pair_to_conversation",
     "prompt_messages",
+    "reference_of",
     "to_prompt",
     "unpair",
 ]
@@ -118,18 +120,73 @@ def prompt_messages(record: Any) -> list[Message]:
     raise RecordError(f"a record of kind {record.kind!r} has no prompt", rule="no prompt")
 
 
-def to_prompt(record: Any) -> PromptOnly:
-    """The RL prompt of any record (see :func:`prompt_messages`); a comparison keeps its group."""
+REFERENCES = ("none", "response", "best")
+
+
+def _answer_text(messages: list[Message], where: str) -> str:
+    """The text of the first assistant message of an answer (RecordError when it has none)."""
+    for m in messages:
+        if m.role == "assistant":
+            if m.content:
+                return m.content
+            break
+    raise RecordError(f"{where} has no assistant text to keep as the reference",
+                      rule="no reference text")
+
+
+def reference_of(record: Any, mode: str) -> str | None:
+    """The reference answer ``convert --as prompt --reference MODE`` keeps for ``record``.
+
+    ``none``: none. ``response``: a demo's response, or the first assistant reply after the
+    prompt of a conversation or trainer dialogue. ``best``: the best-ranked candidate of a
+    comparison, or the chosen answer of a pair. A mode that does not fit the record's kind is a
+    RecordError naming the mode that does, so nothing is guessed. A prompt-only record keeps
+    the reference it has.
+    """
+    if mode not in REFERENCES:
+        raise UsageError(f"--reference takes one of {', '.join(REFERENCES)}, got {mode!r}")
+    if mode == "none" or isinstance(record, PromptOnly):
+        return None
+    if mode == "response":
+        if isinstance(record, InstructionDemo):
+            return record.response
+        if isinstance(record, (Conversation, TrainerDialogue)):
+            n = len(prompt_messages(record))
+            return _answer_text(list(record.messages[n:]), "the conversation")
+        raise RecordError(f"a {record.kind} has no single response; use --reference best",
+                          rule="no response")
+    if isinstance(record, Comparison):
+        best = best_candidate(record)
+        if best is None:
+            raise RecordError("the comparison has no ranked candidate to take as the best",
+                              loc="$.ranking", rule="no ranked candidate")
+        return _answer_text(record.candidates[best].messages, f"candidate {best}")
+    if isinstance(record, PreferencePair):
+        return _answer_text(record.chosen, "the chosen answer")
+    raise RecordError(f"a {record.kind} has no candidates to pick the best of; use --reference "
+                      "response", rule="no candidates")
+
+
+def to_prompt(record: Any, reference: str = "none") -> PromptOnly:
+    """The RL prompt of any record (see :func:`prompt_messages`); a comparison keeps its group.
+
+    ``reference`` (``none``, ``response``, ``best``) keeps an answer of the record as the
+    prompt's reference (:func:`reference_of`); a prompt-only record is returned as it is.
+    """
+    if isinstance(record, PromptOnly):
+        return record
     prompt = prompt_messages(record)
     if not prompt:
         raise RecordError("the record has no prompt messages", rule="no prompt")
+    ref = reference_of(record, reference)
     rid = group_id(record) if isinstance(record, Comparison) else record.id
     meta = derived_metadata(record) if isinstance(record, Comparison) else dict(record.metadata)
     gid = getattr(record, "group_id", None)
     if gid is not None:
         meta["group_id"] = gid
     return PromptOnly.model_construct(
-        kind="prompt", id=rid, source=record.source, metadata=meta, prompt=prompt
+        kind="prompt", id=rid, source=record.source, metadata=meta, prompt=prompt,
+        reference=ref, grading=None, task=None,
     )
 
 
@@ -215,12 +272,11 @@ KIND_TRANSFORMS = {
 }
 
 
-def kind_transform(kind: str, side: str | None = None) -> Any:
+def kind_transform(kind: str, side: str | None = None, reference: str = "none") -> Any:
     """The record transform behind ``convert --as KIND`` (conversation, prompt, unpaired);
     ``side`` (``--side``: chosen, the default, or rejected) is which answer of a pair
-    ``--as conversation`` keeps."""
-    from dialogkit.errors import UsageError
-
+    ``--as conversation`` keeps; ``reference`` is ``--reference`` of ``--as prompt`` (see
+    :func:`reference_of`)."""
     try:
         fn = KIND_TRANSFORMS[kind]
     except KeyError:
@@ -231,6 +287,12 @@ def kind_transform(kind: str, side: str | None = None) -> Any:
         raise UsageError(f"--side only goes with --as conversation, not --as {kind}")
     if side is not None and side not in SIDES:
         raise UsageError(f"--side takes one of {', '.join(SIDES)}, got {side!r}")
+    if reference != "none" and kind != "prompt":
+        raise UsageError("--reference needs --as prompt")
+    if reference not in REFERENCES:
+        raise UsageError(f"--reference takes one of {', '.join(REFERENCES)}, got {reference!r}")
     if kind == "conversation":  # a fresh one per run: it remembers what it has seen
         return AsConversation(side or "chosen")
+    if kind == "prompt":
+        return functools.partial(to_prompt, reference=reference)
     return fn

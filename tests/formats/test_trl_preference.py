@@ -283,7 +283,8 @@ def test_prompt_only_both_styles(tmp_path: Path) -> None:
     conv = {"prompt": [SYS, USER], "solution": "blue"}
     std = {"prompt": "The sky is"}
     a, b = _read([conv, std], "trl-prompt")
-    assert isinstance(a, PromptOnly) and a.metadata == {"solution": "blue"}
+    # a `solution` column is the reference answer GRPO's reward functions receive
+    assert isinstance(a, PromptOnly) and a.reference == "blue" and a.metadata == {}
     assert _contents(b.prompt) == [("user", "The sky is")]
     assert _roundtrip(tmp_path, [conv], "trl-prompt") == [conv]
     assert _roundtrip(tmp_path, [std], "trl-prompt") == [std]
