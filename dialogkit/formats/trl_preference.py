@@ -13,8 +13,8 @@ Three formats:
   the column named by option ``reference_column``, else from the first of ``solution``,
   ``ground_truth``, ``answer`` the row has (a string is the ``reference``; any other JSON value
   becomes ``grading.answer``); a ``task`` string column is the record's ``task``. Writing puts
-  the reference (else ``grading.answer``) in the column it was read from, else
-  ``reference_column``, default ``solution``, and ``task`` in ``task``; a grading with a style
+  the reference (else ``grading.answer``) in the column named by option ``reference_as``, else
+  the one it was read from, else ``solution``, and ``task`` in ``task``; a grading with a style
   other than ``rule`` or with parameters has no column and is tallied as dropped.
 
 Standard text: a prompt string becomes one user message (``""`` means no prompt), a
@@ -418,7 +418,7 @@ class TrlPrompt(Format):
             row = {"prompt": dump_messages(record.prompt, ctx)}
         mark = record.metadata.get("_trl")
         remembered = mark.get("reference") if isinstance(mark, dict) else None
-        column = ctx.options.get("reference_column") or remembered or "solution"
+        column = ctx.options.get("reference_as") or remembered or "solution"
         grading = record.grading
         if record.reference is not None:
             row[column] = record.reference
