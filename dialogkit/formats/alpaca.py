@@ -290,6 +290,11 @@ class Alpaca(Format):
             out["id"] = record.id
         return add_metadata(out, metadata, ctx)
 
+    def finish(self, dst: Any, ctx: WriteContext) -> None:
+        """With option ``dataset_info`` (``--dataset-info``): LLaMA-Factory's entry for the file
+        written, in ``dataset_info.json`` beside it, naming every column it reads."""
+        finish_sft(self.name, dst, ctx)
+
 
 def _split_user(user: str, inp: Any, ctx: WriteContext) -> tuple[str, str]:
     """The last user turn back into (instruction, input), using the input kept in metadata."""
@@ -301,10 +306,5 @@ def _split_user(user: str, inp: Any, ctx: WriteContext) -> tuple[str, str]:
     ctx.drop("input")  # stale: the turn no longer ends with it
     return user, ""
 
-
-    def finish(self, dst: Any, ctx: WriteContext) -> None:
-        """With option ``dataset_info`` (``--dataset-info``): LLaMA-Factory's entry for the file
-        written, in ``dataset_info.json`` beside it, naming every column it reads."""
-        finish_sft(self.name, dst, ctx)
 
 FORMAT = register(Alpaca())
