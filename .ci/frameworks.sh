@@ -58,7 +58,7 @@ for i in "${!pids[@]}"; do
     tail -n 30 "venvs/${names[$i]}.log" >&2
     status=1
   else
-    cat "venvs/${names[$i]}.log"
+    grep "^frameworks:" "venvs/${names[$i]}.log"
   fi
 done
 exit $status

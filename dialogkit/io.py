@@ -37,6 +37,7 @@ __all__ = [
     "container_for",
     "dumps",
     "iter_json_array",
+    "pending_path",
     "read_rows",
     "write_rows",
 ]
@@ -497,6 +498,17 @@ def commit_together() -> Iterator[None]:
         for tmp, _ in pending:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
+
+
+def pending_path(path: str | os.PathLike[str]) -> Path:
+    """Where ``path``'s bytes are now: inside :func:`commit_together`, the finished temporary
+    file waiting to be renamed to it; else ``path`` itself (so a writer's side file can be made
+    from the output it just wrote, before the output is committed)."""
+    target = Path(path)
+    for tmp, pending in reversed(_GROUP.get() or []):
+        if pending == target:
+            return Path(tmp)
+    return target
 
 
 def _os_error(target: Path | str, exc: OSError) -> OutputError:

@@ -21,7 +21,7 @@ import orjson
 
 from dialogkit.errors import UsageError
 from dialogkit.formats._common import type_name
-from dialogkit.io import Row, atomic_output, read_rows
+from dialogkit.io import Row, atomic_output, container_for, pending_path, read_rows
 from dialogkit.registry import WriteContext
 
 __all__ = ["dataset_key", "finish_sft", "sft_entry", "update_dataset_info"]
@@ -73,7 +73,7 @@ def _columns_and_roles(dst: Any, messages_keys: tuple[str, ...], role_key: str
     columns: dict[str, None] = {}
     roles: dict[str, set[str]] = {}
     list_key = None
-    for row in read_rows(dst):
+    for row in read_rows(pending_path(dst), container_for(dst)):
         if not isinstance(row, Row) or not isinstance(row.data, dict):
             continue
         columns.update(dict.fromkeys(row.data))

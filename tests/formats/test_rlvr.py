@@ -158,13 +158,13 @@ def test_as_prompt_keeps_the_response_or_the_best_candidate_as_reference() -> No
                                                {"messages": [{"role": "assistant",
                                                               "content": "42"}]}],
                       ranking=[1, 0])
-    assert kind_transform("prompt", "best")(comp).reference == "42"
+    assert kind_transform("prompt", reference="best")(comp).reference == "42"
     with pytest.raises(RecordError) as info:
         to_prompt(demo, reference="best")
     assert str(info.value) == "a demo has no candidates to pick the best of; use --reference " \
                               "response"
     with pytest.raises(UsageError):
-        kind_transform("unpaired", "best")
+        kind_transform("unpaired", reference="best")
 
 
 def test_cli_reference_needs_as_prompt_and_writes_the_column(tmp_path: Path) -> None:
