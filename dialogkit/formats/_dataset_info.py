@@ -113,6 +113,9 @@ def sft_entry(fmt: str, file_name: str, columns: list[str], roles: dict[str, set
         for col in ("system", "tools"):
             if col in present:
                 cols[col] = col
+    for col in ("images", "videos", "audios"):  # media columns beside <image> placeholders
+        if col in present:
+            cols[col] = col
     entry["columns"] = cols
     if fmt == "openai":
         entry["tags"] = dict(_OPENAI_TAGS)

@@ -127,7 +127,7 @@ def _answer_text(messages: list[Message], where: str) -> str:
     """The text of the first assistant message of an answer (RecordError when it has none)."""
     for m in messages:
         if m.role == "assistant":
-            if m.content:
+            if isinstance(m.content, str) and m.content:
                 return m.content
             break
     raise RecordError(f"{where} has no assistant text to keep as the reference",
