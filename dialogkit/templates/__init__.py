@@ -19,6 +19,7 @@ from dialogkit.templates.check import CheckReport, Finding, check_conversation, 
 from dialogkit.templates.load import ChatTemplate, load_template
 from dialogkit.templates.render import (
     Rendered,
+    TemplateFailure,
     message_dicts,
     render,
     render_conversation,
@@ -33,6 +34,7 @@ __all__ = [
     "CheckReport",
     "Finding",
     "Rendered",
+    "TemplateFailure",
     "Tokenizer",
     "assistant_mask",
     "check_conversation",

@@ -43,30 +43,32 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 import jinja2
 
-from dialogkit.errors import RecordError, TemplateError, UsageError
+from dialogkit.errors import RecordError, UsageError
 from dialogkit.models import Conversation, Message
 from dialogkit.registry import Reject, WriteContext
 from dialogkit.templates.load import ChatTemplate, coerce_template
 from dialogkit.templates.sandbox import (
     DEFAULT_MAX_CHARS,
+    DEFAULT_MAX_TEMPLATE_CHARS,
     DEFAULT_TIME_LIMIT,
     Compat,
     check_compat,
-    compile_template,
     has_generation_tags,
-    run_template,
 )
 from dialogkit.templates.tokens import Tokenizer, assistant_mask, load_tokenizer
+from dialogkit.templates.worker import DEFAULT_MAX_MEMORY, render_in_worker
 
 __all__ = [
     "Rendered",
+    "TemplateFailure",
     "message_dicts",
     "render",
     "render_conversation",
@@ -113,6 +115,49 @@ def _normalize_v5(messages: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]
     return out
 
 
+def _variables(
+    messages: Iterable[Mapping[str, Any]],
+    tools: Any,
+    documents: Any,
+    add_generation_prompt: bool,
+    compat: str,
+    special_tokens: Mapping[str, Any] | None,
+    kwargs: Mapping[str, Any],
+) -> dict[str, Any]:
+    """What ``render()`` receives: the messages (normalised under v5), tools, tokens, kwargs."""
+    context: dict[str, Any] = {**(special_tokens or {}), **kwargs}
+    if compat == "v5":
+        chat = _normalize_v5(messages)
+        tools = _plain(tools)
+        documents = _plain(documents)
+        context = _plain(context)
+    else:
+        chat = [dict(m) for m in messages]
+    return {
+        "messages": chat, "tools": tools, "documents": documents,
+        "add_generation_prompt": add_generation_prompt, **context,
+    }
+
+
+class TemplateFailure(Exception):
+    """A runtime error a template raised in the worker (``type_name`` is its class there)."""
+
+    def __init__(self, type_name: str, message: str) -> None:
+        super().__init__(message)
+        self.type_name = type_name
+
+
+def _raise_outcome(outcome: list[Any]) -> None:
+    """Raise what the template raised in the worker: its refusal, or its runtime error."""
+    if outcome[0] == "refused":
+        raise jinja2.exceptions.TemplateError(outcome[1])
+    name, message = outcome[1], outcome[2]
+    cls = getattr(jinja2.exceptions, name, None)
+    if isinstance(cls, type) and issubclass(cls, jinja2.exceptions.TemplateError):
+        raise cls(message)
+    raise TemplateFailure(name, message)
+
+
 def render_messages(
     messages: Iterable[Mapping[str, Any]],
     template: str,
@@ -124,36 +169,30 @@ def render_messages(
     special_tokens: Mapping[str, Any] | None = None,
     time_limit: float = DEFAULT_TIME_LIMIT,
     max_chars: int = DEFAULT_MAX_CHARS,
+    max_template_chars: int = DEFAULT_MAX_TEMPLATE_CHARS,
+    max_memory: int = DEFAULT_MAX_MEMORY,
     now: datetime | None = None,
     **kwargs: Any,
 ) -> tuple[str, list[tuple[int, int]]]:
     """Render dict messages with a template string; return the text and its generation spans.
 
-    This is transformers' ``render_jinja_template`` for one conversation. The template's own
-    refusals (``raise_exception``) and its runtime errors propagate as jinja2 exceptions (the
-    caller turns them into rejects); Python internals and runaways raise TemplateError.
+    This is transformers' ``render_jinja_template`` for one conversation, run in the template
+    worker (see :mod:`dialogkit.templates.worker`). The template's own refusals
+    (``raise_exception``) propagate as ``jinja2.exceptions.TemplateError``, its runtime errors
+    as the jinja2 exception or a :class:`TemplateFailure` naming the error's type (the caller
+    turns them into rejects); Python internals and runaways raise TemplateError.
     """
     check_compat(compat)
-    compiled = compile_template(template, compat)
-    context: dict[str, Any] = {**(special_tokens or {}), **kwargs}
-    if compat == "v5":
-        chat = _normalize_v5(messages)
-        tools = _plain(tools)
-        documents = _plain(documents)
-        context = _plain(context)
-    else:
-        chat = [dict(m) for m in messages]
-    return run_template(
-        compiled,
-        {
-            "messages": chat,
-            "tools": tools,
-            "documents": documents,
-            "add_generation_prompt": add_generation_prompt,
-            **context,
-        },
-        compat=compat, time_limit=time_limit, max_chars=max_chars, now=now,
+    variables = _variables(
+        messages, tools, documents, add_generation_prompt, compat, special_tokens, kwargs
     )
+    (outcome,) = render_in_worker(
+        template, compat, [variables], time_limit=time_limit, max_chars=max_chars,
+        max_template_chars=max_template_chars, max_memory=max_memory, now=now,
+    )
+    if outcome[0] != "ok":
+        _raise_outcome(outcome)
+    return outcome[1], [tuple(span) for span in outcome[2]]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -256,40 +295,58 @@ class Rendered:
         return out
 
 
-def _template_error(exc: Exception) -> RecordError:
-    """A template's refusal or runtime failure on one record, as a RecordError."""
-    if isinstance(exc, jinja2.exceptions.TemplateError) and type(exc) in (
-        jinja2.exceptions.TemplateError,
-    ):
-        reason = str(exc.message) if exc.message is not None else "the template refused the record"
-        err = RecordError(reason, rule=f"template refused: {reason}")
-    else:
-        reason = f"the template failed: {type(exc).__name__}: {exc}"
-        err = RecordError(reason, rule=f"template failed: {type(exc).__name__}")
-    err.__cause__ = exc
-    return err
+def _template_error(outcome: list[Any]) -> RecordError:
+    """A template's refusal or runtime failure on one record (a worker outcome), as a
+    RecordError; a special token the template needs but was not given gets a hint."""
+    if outcome[0] == "refused":
+        reason = outcome[1] if outcome[1] is not None else "the template refused the record"
+        return RecordError(reason, rule=f"template refused: {reason}")
+    name, message = outcome[1], outcome[2]
+    reason = f"the template failed: {name}: {message}"
+    missing = _MISSING_TOKEN.search(message) if name == "UndefinedError" else None
+    if missing:
+        token = missing.group(1)
+        flag = token.replace("_", "-")
+        reason += (
+            f" (the template needs {token}: pass --{flag} / special_tokens={{'{token}': ...}}, "
+            "a --tokenizer, or put the model's tokenizer_config.json beside the template)"
+        )
+    return RecordError(reason, rule=f"template failed: {name}")
+
+
+_MISSING_TOKEN = re.compile(r"'((?:bos|eos)_token)' is undefined")
+
+
+def _not_a_prefix(i: int, what: str) -> RecordError:
+    end = f"messages[:{i + 1 if not what else i}]"
+    return RecordError(
+        f"cannot find assistant spans: the template has no {{% generation %}} tags "
+        f"and rendering {end}{' ' + what if what else ''} is not a prefix of the "
+        "whole rendering; use a template with generation tags (TRL ships training "
+        "versions of common templates) or render without --tokenizer",
+        rule="no assistant spans",
+    )
 
 
 def _prefix_spans(
-    messages: list[dict[str, Any]], text: str, do: Callable[..., tuple[str, Any]]
+    assistants: list[int], text: str, outcomes: list[list[Any]]
 ) -> list[tuple[int, int]]:
-    """Assistant spans from rendering prefixes; a RecordError when a prefix is not a prefix."""
+    """Assistant spans from the prefix renderings (``outcomes``: head, whole per assistant
+    turn); a RecordError when a prefix is not a prefix or the template refused one."""
     spans: list[tuple[int, int]] = []
-    for i, m in enumerate(messages):
-        if m.get("role") != "assistant":
-            continue
-        head, _ = do(messages[:i], True)
-        whole, _ = do(messages[: i + 1], False)
-        for part, what in ((head, "with the generation prompt"), (whole, "")):
-            if not text.startswith(part):
-                end = f"messages[:{i + 1 if not what else i}]"
-                raise RecordError(
-                    f"cannot find assistant spans: the template has no {{% generation %}} tags "
-                    f"and rendering {end}{' ' + what if what else ''} is not a prefix of the "
-                    "whole rendering; use a template with generation tags (TRL ships training "
-                    "versions of common templates) or render without --tokenizer",
-                    rule="no assistant spans",
-                )
+    for k, i in enumerate(assistants):
+        parts = []
+        pair = outcomes[2 * k: 2 * k + 2]
+        whats = ("with the generation prompt", "")[: len(pair)]
+        for outcome, what in zip(pair, whats, strict=True):
+            if outcome[0] != "ok":
+                raise _template_error(outcome)
+            if not text.startswith(outcome[1]):
+                raise _not_a_prefix(i, what)
+            parts.append(outcome[1])
+        if len(parts) < 2:  # the worker stopped early; cannot happen without an error above
+            raise _not_a_prefix(i, "")
+        head, whole = parts
         if len(whole) < len(head):
             raise RecordError(
                 f"cannot find assistant spans: messages[{i}] renders shorter than its prompt",
@@ -311,6 +368,8 @@ def render_conversation(
     template_kwargs: Mapping[str, Any] | None = None,
     time_limit: float = DEFAULT_TIME_LIMIT,
     max_chars: int = DEFAULT_MAX_CHARS,
+    max_template_chars: int = DEFAULT_MAX_TEMPLATE_CHARS,
+    max_memory: int = DEFAULT_MAX_MEMORY,
     now: datetime | None = None,
 ) -> Rendered:
     """Render one conversation; raise RecordError when the template refuses it.
@@ -324,28 +383,34 @@ def render_conversation(
     if compat == "v5":
         special.pop("additional_special_tokens", None)
     messages = message_dicts(conv.messages, tool_arguments)
+    kwargs = dict(template_kwargs or {})
 
-    def do(msgs: list[dict[str, Any]], agp: bool) -> tuple[str, list[tuple[int, int]]]:
-        try:
-            return render_messages(
-                msgs, source, tools=conv.tools, add_generation_prompt=agp, compat=compat,
-                special_tokens=special, time_limit=time_limit, max_chars=max_chars, now=now,
-                **(template_kwargs or {}),
-            )
-        except TemplateError:
-            raise
-        except Exception as exc:  # the template's own refusal or a runtime error in it
-            raise _template_error(exc) from exc
+    def variables(msgs: list[dict[str, Any]], agp: bool) -> dict[str, Any]:
+        return _variables(msgs, conv.tools, None, agp, compat, special, kwargs)
 
-    text, gen_spans = do(messages, add_generation_prompt)
     span_source: Literal["generation", "prefix", "none"] = "none"
-    found = gen_spans
+    assistants: list[int] = []
     if has_generation_tags(source):
         span_source = "generation"
     elif spans:
-        found = _prefix_spans(messages, text, do)
         span_source = "prefix"
-    out = Rendered(text, found, span_source)
+        assistants = [i for i, m in enumerate(messages) if m.get("role") == "assistant"]
+    variants = [variables(messages, add_generation_prompt)]
+    for i in assistants:
+        variants += [variables(messages[:i], True), variables(messages[: i + 1], False)]
+    # one worker job for the record: the full rendering, then each assistant turn's prefixes
+    outcomes = render_in_worker(
+        source, compat, variants, time_limit=time_limit, max_chars=max_chars,
+        max_template_chars=max_template_chars, max_memory=max_memory, now=now,
+        stop_unless_prefix=bool(assistants),
+    )
+    if outcomes[0][0] != "ok":
+        raise _template_error(outcomes[0])
+    text = outcomes[0][1]
+    found = [tuple(span) for span in outcomes[0][2]]
+    if assistants:
+        found = _prefix_spans(assistants, text, outcomes[1:])
+    out = Rendered(text, found, span_source)  # type: ignore[arg-type]
     if tokenizer is not None:
         enc = tokenizer.encode(text)
         out.input_ids = list(enc.ids)
@@ -379,6 +444,8 @@ def render(
     template_kwargs: Mapping[str, Any] | None = None,
     time_limit: float = DEFAULT_TIME_LIMIT,
     max_chars: int = DEFAULT_MAX_CHARS,
+    max_template_chars: int = DEFAULT_MAX_TEMPLATE_CHARS,
+    max_memory: int = DEFAULT_MAX_MEMORY,
     now: datetime | None = None,
 ) -> Iterator[dict[str, Any] | Reject]:
     """Rendered rows for SFT records (conversations, demos, trainer dialogues), in input order.
@@ -414,7 +481,7 @@ def render(
                 conv, tpl, tokenizer=tok, add_generation_prompt=add_generation_prompt,
                 compat=compat, spans=tok is not None, tool_arguments=tool_arguments,
                 template_kwargs=template_kwargs, time_limit=time_limit, max_chars=max_chars,
-                now=now,
+                max_template_chars=max_template_chars, max_memory=max_memory, now=now,
             )
             if max_tokens is not None and out.length is not None and out.length > max_tokens:
                 raise RecordError(
