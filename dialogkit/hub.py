@@ -608,7 +608,7 @@ def _is_commit_call(exc: BaseException) -> bool:
     return "/commit/" in url
 
 
-def _server_message(exc: BaseException) -> str:
+def _server_message(exc: BaseException, token: str | None = None) -> str:
     resp = getattr(exc, "response", None)
     msg = ""
     if resp is not None:
@@ -617,7 +617,7 @@ def _server_message(exc: BaseException) -> str:
         if not msg:
             with contextlib.suppress(Exception):
                 msg = str(resp.json().get("error", ""))
-    return " ".join(msg.split())[:200]
+    return _scrub(" ".join(msg.split()), token)[:200]  # scrub first: a cut could split a token
 
 
 def _is_connection_error(exc: BaseException) -> bool:
@@ -630,9 +630,9 @@ def _is_connection_error(exc: BaseException) -> bool:
     return cause is not None and cause is not exc and _is_connection_error(cause)
 
 
-def _describe(exc: BaseException, repo_id: str, endpoint: str) -> str:
+def _describe(exc: BaseException, repo_id: str, endpoint: str, token: str | None = None) -> str:
     code = _status(exc)
-    detail = _server_message(exc)
+    detail = _server_message(exc, token)
     suffix = f": {detail}" if detail else ""
     if code == 401:
         return ("the Hub refused the token (401 Unauthorized); check HF_TOKEN or log in again "
@@ -653,12 +653,24 @@ def _describe(exc: BaseException, repo_id: str, endpoint: str) -> str:
     if isinstance(exc, ValueError) and "metadata" in str(exc).lower():
         return f"the Hub rejected the dataset card: {str(exc).splitlines()[0]}"
     first = (str(exc).strip().splitlines() or [""])[0]
-    return f"{type(exc).__name__}: {first}"[:300]
+    return _scrub(f"{type(exc).__name__}: {first}", token)[:300]
 
 
 def _scrub(message: str, token: str | None) -> str:
+    """``message`` without the token: whole, any ``hf_`` prefix of it standing as a word
+    (however short; a server may have cut it), and anything shaped like a Hub token."""
     if token:
         message = message.replace(token, "***")
+        if token.startswith("hf_"):
+            out, i = [], 0
+            while (p := message.find("hf_", i)) != -1:
+                k = 3
+                while p + k < len(message) and k < len(token) and message[p + k] == token[k]:
+                    k += 1
+                whole_word = p + k == len(message) or not message[p + k].isalnum()
+                out.append(message[i:p] + ("***" if whole_word else message[p:p + k]))
+                i = p + k
+            message = "".join(out) + message[i:]
     return re.sub(r"hf_[A-Za-z0-9]{20,}", "***", message)
 
 
@@ -741,7 +753,7 @@ def upload(
     except DialogkitError:
         raise
     except Exception as exc:
-        message = _describe(exc, repo_id, endpoint)
+        message = _describe(exc, repo_id, endpoint, token)
         cleaned = _undo(api, repo_id, revision, created_repo, created_branch)
         raise HubError(_scrub(message + cleaned, token)) from None
 

@@ -81,16 +81,30 @@ class ChatTemplate:
         )
 
 
+def _load_error(path: Path, what: str) -> TemplateError:
+    return TemplateError(f"a chat template failed to load: {path}: {what}")
+
+
 def _read_text(path: Path) -> str:
-    with open(path, encoding="utf-8") as f:
-        return f.read()
+    """A file's text; a TemplateError when it is not UTF-8 or cannot be read."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except UnicodeDecodeError as exc:
+        raise _load_error(path, f"not UTF-8 text ({exc})") from exc
+    except OSError as exc:
+        raise _load_error(path, exc.strerror or str(exc)) from exc
 
 
 def _read_json(path: Path) -> Any:
+    """A JSON file; a TemplateError when it is not JSON or nests too deeply to parse."""
+    text = _read_text(path)
     try:
-        return json.loads(_read_text(path))
+        return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise TemplateError(f"{path} is not valid JSON: {exc}") from exc
+        raise _load_error(path, f"not valid JSON ({exc})") from exc
+    except RecursionError as exc:
+        raise _load_error(path, "JSON nested too deeply") from exc
 
 
 def load_template(path: str | os.PathLike[str]) -> ChatTemplate:

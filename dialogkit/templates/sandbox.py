@@ -446,6 +446,8 @@ def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(func)
     def bounded(*args: Any, **kwargs: Any) -> Any:
+        if _BUDGET.get() is None:  # at compile time: no constant folding outside the bounds
+            raise jinja2.nodes.Impossible()
         _check_budget()
         if name == "join" and len(args) > skip:
             items = list(args[skip])
