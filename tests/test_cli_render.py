@@ -51,11 +51,21 @@ def _params(name: str) -> set[str]:
 def test_flags_are_exactly_the_issues() -> None:
     assert _params("render") == {
         "INPUT", "OUTPUT", "--template", "--tokenizer", "--add-generation-prompt",
-        "--max-tokens", "--on-error",
+        "--max-tokens", "--on-error", "--bos-token", "--eos-token", "--max-template-chars",
     } - {"INPUT", "OUTPUT"} | {"input", "output"}
     assert _params("check-template") == {
-        "input", "--template", "--tokenizer", "--max-tokens",
+        "input", "--template", "--tokenizer", "--max-tokens", "--bos-token", "--eos-token",
+        "--max-template-chars",
     }
+
+
+def test_max_template_chars_default_is_the_librarys() -> None:
+    from dialogkit.templates.sandbox import DEFAULT_MAX_TEMPLATE_CHARS
+
+    for name in ("render", "check-template"):
+        cmd = typer.main.get_command(app).commands[name]  # type: ignore[attr-defined]
+        (opt,) = [p for p in cmd.params if "--max-template-chars" in p.opts]
+        assert opt.default == DEFAULT_MAX_TEMPLATE_CHARS
 
 
 def test_render_jsonl_with_tokenizer(data: Path, tmp_path: Path) -> None:
@@ -140,3 +150,78 @@ def test_check_template_clean(data: Path) -> None:
                               _t("generation/trl-llama3_training.jinja"), "--tokenizer", _tok()])
     assert res.exit_code == 0, res.output
     assert f"{data}: 2 records, 0 refused or damaged" in res.stdout
+
+
+MISTRAL_HINT = (
+    "the template failed: UndefinedError: 'eos_token' is undefined (the template needs "
+    "eos_token: pass --eos-token / special_tokens={'eos_token': ...}, a --tokenizer, or put the "
+    "model's tokenizer_config.json beside the template)"
+)
+
+
+def test_a_template_needing_eos_token_says_how_to_give_it(data: Path, tmp_path: Path) -> None:
+    tpl = _t("mistral-7b-instruct-v0.1.jinja")
+    res = runner.invoke(app, ["render", str(data), str(tmp_path / "o.jsonl"), "--template", tpl,
+                              "--on-error", "skip"])
+    assert res.exit_code == 0, res.output
+    assert "rejected 1: template failed: UndefinedError" in res.stderr
+    res = runner.invoke(app, ["render", "-", "-", "--template", tpl],
+                        input=json.dumps(ROWS[1], ensure_ascii=False) + "\n")
+    assert res.exit_code == 1
+    assert res.stderr.startswith(f"Error: {MISTRAL_HINT} (")
+
+
+def test_bos_and_eos_token_flags(data: Path, tmp_path: Path) -> None:
+    tpl = _t("mistral-7b-instruct-v0.1.jinja")
+    out = tmp_path / "o.jsonl"
+    res = runner.invoke(app, ["render", str(data), str(out), "--template", tpl, "--on-error",
+                              "skip", "--bos-token", "<s>", "--eos-token", "</s>"])
+    assert res.exit_code == 0, res.output
+    assert ("rejected 1: template refused: Conversation roles must alternate "
+            "user/assistant/user/assistant/...") in res.stderr
+    assert json.loads(out.read_text(encoding="utf-8")) == {
+        "text": "<s>[INST] 日本の首都は？ [/INST]東京です。</s> "
+    }
+
+
+def test_tokens_from_a_tokenizer_config_beside_the_template(tmp_path: Path) -> None:
+    folder = tmp_path / "model"
+    folder.mkdir()
+    tpl = folder / "chat.jinja"
+    tpl.write_text(Path(_t("mistral-7b-instruct-v0.1.jinja")).read_text(encoding="utf-8"),
+                   encoding="utf-8")
+    (folder / "tokenizer_config.json").write_text(json.dumps(
+        {"bos_token": "<s>", "eos_token": {"content": "</s>", "__type": "AddedToken"}}
+    ))
+    data = tmp_path / "in.jsonl"
+    data.write_text(json.dumps(ROWS[1], ensure_ascii=False) + "\n", encoding="utf-8")
+    res = runner.invoke(app, ["check-template", str(data), "--template", str(tpl)])
+    assert res.exit_code == 0, res.output
+    assert f"{data}: 1 records, 0 refused or damaged" in res.stdout
+    res = runner.invoke(app, ["render", str(data), "-", "--template", str(tpl),
+                              "--eos-token", "<|end|>"])  # the flag wins over the config
+    assert json.loads(res.stdout) == {"text": "<s>[INST] 日本の首都は？ [/INST]東京です。<|end|> "}
+
+
+def test_check_template_without_eos_token_is_refused_with_the_hint(data: Path) -> None:
+    from dialogkit.api import iter_outcomes
+    from dialogkit.templates import check_template, load_template
+
+    rep = check_template(iter_outcomes(str(data)), load_template(
+        _t("mistral-7b-instruct-v0.1.jinja")))
+    assert [(f.issue, f.detail) for f in rep.findings] == [
+        ("refused", "Conversation roles must alternate user/assistant/user/assistant/..."),
+        ("refused", MISTRAL_HINT),
+    ]
+
+
+def test_render_max_template_chars_flag(data: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "big.jinja"
+    bad.write_text("{{ 'a'|center(5000) }}")
+    res = runner.invoke(app, ["render", str(data), "-", "--template", str(bad),
+                              "--max-template-chars", "4000"])
+    assert res.exit_code == 1
+    assert res.stderr == (
+        "Error: chat template ran away: a padded value of 5000 characters (limit 4000, "
+        "--max-template-chars)\n"
+    )

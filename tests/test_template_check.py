@@ -147,3 +147,14 @@ def test_max_tokens_needs_tokenizer() -> None:
 def test_hostile_template_stops_the_check() -> None:
     with pytest.raises(TemplateError, match="Python internals"):
         check_template([SYSTEM], "{{ ''.__class__ }}")
+
+
+def test_a_template_failing_on_a_prefix_is_refused_not_a_span_problem() -> None:
+    # renders the whole conversation, but not messages[:1] (messages[1] is undefined there)
+    tpl = ChatTemplate({"default": "{% for m in messages %}{{ m.content }}{% endfor %}"
+                                   "{{ messages[1].content.upper() }}"})
+    conv = Conversation(messages=[_m("user", "Hi"), _m("assistant", "Yo")])
+    assert check_conversation(conv, tpl) == [
+        ("refused", "rendering messages[:1] for the spans: the template failed: UndefinedError: "
+                    "list object has no element 1"),
+    ]

@@ -29,6 +29,22 @@ TokenizerOpt = Annotated[
         help="A tokenizer.json, or a folder with tokenizer.json and tokenizer_config.json.",
     ),
 ]
+BosOpt = Annotated[
+    str | None,
+    typer.Option("--bos-token", help="bos_token for templates that write it (overrides the "
+                 "tokenizer_config.json beside the template and --tokenizer's)."),
+]
+EosOpt = Annotated[
+    str | None,
+    typer.Option("--eos-token", help="eos_token for templates that write it (overrides the "
+                 "tokenizer_config.json beside the template and --tokenizer's)."),
+]
+MaxTemplateCharsOpt = Annotated[
+    int,
+    typer.Option("--max-template-chars", min=1,
+                 help="Largest value (string, list, JSON text) a template may build; a "
+                      "template that tries more is stopped."),
+]
 MaxTokensOpt = Annotated[
     int | None, typer.Option("--max-tokens", min=1, help="Records longer than this are flagged.")
 ]
@@ -50,6 +66,9 @@ def render_cmd(
         OnError,
         typer.Option("--on-error", help="raise: stop at the first refused record; skip it."),
     ] = OnError.raise_,
+    bos_token: BosOpt = None,
+    eos_token: EosOpt = None,
+    max_template_chars: MaxTemplateCharsOpt = 40_000_000,
 ) -> None:
     """Render INPUT with a chat template into OUTPUT rows: text (+ ids and assistant masks)."""
     from dialogkit.api import iter_outcomes
@@ -79,7 +98,8 @@ def render_cmd(
             for row in render(
                 counted(), template=tpl, tokenizer=tok,
                 add_generation_prompt=add_generation_prompt, max_tokens=max_tokens,
-                on_error=on_error.value,
+                on_error=on_error.value, template_kwargs=_tokens(bos_token, eos_token),
+                max_template_chars=max_template_chars,
             ):
                 if isinstance(row, Reject):
                     counts["rejected"] += 1
@@ -99,6 +119,9 @@ def check_template_cmd(
     template: TemplateOpt,
     tokenizer: TokenizerOpt = None,
     max_tokens: MaxTokensOpt = None,
+    bos_token: BosOpt = None,
+    eos_token: EosOpt = None,
+    max_template_chars: MaxTemplateCharsOpt = 40_000_000,
 ) -> None:
     """Show the records the template refuses or silently damages; exit 1 if there are any."""
     from rich.console import Console
@@ -111,7 +134,8 @@ def check_template_cmd(
     tok = load_tokenizer(tokenizer) if tokenizer is not None else None
     with progress_counter(f"checking {input}") as update:
         rep = check_template(
-            iter_outcomes(input), tpl, tok, max_tokens=max_tokens, progress=update
+            iter_outcomes(input), tpl, tok, max_tokens=max_tokens, progress=update,
+            template_kwargs=_tokens(bos_token, eos_token), max_template_chars=max_template_chars,
         )
     console = Console(width=160, highlight=False)
     console.print(f"{input}: {rep.records} records, {rep.damaged} refused or damaged "
@@ -126,6 +150,11 @@ def check_template_cmd(
             table.add_row(f.record, f.issue, f.detail)
         console.print(table)
         raise typer.Exit(1)
+
+
+def _tokens(bos: str | None, eos: str | None) -> dict[str, str]:
+    """--bos-token / --eos-token as template variables (they win over special tokens)."""
+    return {k: v for k, v in (("bos_token", bos), ("eos_token", eos)) if v is not None}
 
 
 def register(app: typer.Typer) -> None:

@@ -38,7 +38,7 @@ from dialogkit.models import Conversation
 from dialogkit.registry import Reject
 from dialogkit.templates.load import ChatTemplate, coerce_template
 from dialogkit.templates.render import _as_conversation, render_conversation
-from dialogkit.templates.sandbox import Compat
+from dialogkit.templates.sandbox import DEFAULT_MAX_TEMPLATE_CHARS, Compat
 from dialogkit.templates.tokens import Tokenizer, load_tokenizer
 
 __all__ = ["CheckReport", "Finding", "check_conversation", "check_template"]
@@ -141,7 +141,9 @@ def check_conversation(
             conv, template, tokenizer=tokenizer, compat=compat, spans=True, **render_kw
         )
     except RecordError as exc:
-        problems.append(("no assistant spans", exc.reason))
+        # the template refusing or failing on a prefix is a refusal, not a span problem
+        refused = exc.rule.startswith(("template refused", "template failed"))
+        problems.append(("refused" if refused else "no assistant spans", exc.reason))
         if tokenizer is not None and max_tokens is not None:
             length = len(tokenizer.encode(text).ids)
             if length > max_tokens:
@@ -180,6 +182,7 @@ def check_template(
     compat: Compat | str = "v5",
     progress: Callable[[int], None] | None = None,
     template_kwargs: Mapping[str, Any] | None = None,
+    max_template_chars: int = DEFAULT_MAX_TEMPLATE_CHARS,
 ) -> CheckReport:
     """Check every record (Rejects from reading count as problems too); see the module docstring.
 
@@ -213,7 +216,7 @@ def check_template(
             else:
                 report.add(_label(rec, i), check_conversation(
                     conv, tpl, tokenizer=tok, max_tokens=max_tokens, compat=compat,
-                    template_kwargs=template_kwargs,
+                    template_kwargs=template_kwargs, max_template_chars=max_template_chars,
                 ))
         if progress is not None:
             progress(report.records)

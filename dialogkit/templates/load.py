@@ -111,7 +111,8 @@ def load_template(path: str | os.PathLike[str]) -> ChatTemplate:
     """A chat template from a ``.jinja`` file, a ``tokenizer_config.json`` / ``chat_template.json``
     (string or list of named templates) or a folder holding one.
 
-    In a folder, ``chat_template.jinja`` (with ``additional_chat_templates/*.jinja``) wins over
+    A ``.jinja`` file takes its special tokens from a ``tokenizer_config.json`` beside it. In a
+    folder, ``chat_template.jinja`` (with ``additional_chat_templates/*.jinja``) wins over
     ``chat_template.json``, which wins over ``tokenizer_config.json``, as in transformers v5;
     special tokens come from the folder's ``tokenizer_config.json``.
     """
@@ -148,7 +149,9 @@ def load_template(path: str | os.PathLike[str]) -> ChatTemplate:
         return ChatTemplate(
             _template_map(data["chat_template"], str(p)), _special_tokens(data), str(p)
         )
-    return ChatTemplate({"default": _read_text(p)}, {}, str(p))
+    beside = p.parent / "tokenizer_config.json"  # the model's special tokens, when it is there
+    special = _special_tokens(_read_json(beside)) if beside.is_file() else {}
+    return ChatTemplate({"default": _read_text(p)}, special, str(p))
 
 
 def coerce_template(template: ChatTemplate | str | os.PathLike[str]) -> ChatTemplate:

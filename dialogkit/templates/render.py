@@ -295,14 +295,14 @@ class Rendered:
         return out
 
 
-def _template_error(outcome: list[Any]) -> RecordError:
+def _template_error(outcome: list[Any], during: str = "") -> RecordError:
     """A template's refusal or runtime failure on one record (a worker outcome), as a
     RecordError; a special token the template needs but was not given gets a hint."""
     if outcome[0] == "refused":
         reason = outcome[1] if outcome[1] is not None else "the template refused the record"
-        return RecordError(reason, rule=f"template refused: {reason}")
+        return RecordError(during + reason, rule=f"template refused: {reason}")
     name, message = outcome[1], outcome[2]
-    reason = f"the template failed: {name}: {message}"
+    reason = f"{during}the template failed: {name}: {message}"
     missing = _MISSING_TOKEN.search(message) if name == "UndefinedError" else None
     if missing:
         token = missing.group(1)
@@ -340,7 +340,8 @@ def _prefix_spans(
         whats = ("with the generation prompt", "")[: len(pair)]
         for outcome, what in zip(pair, whats, strict=True):
             if outcome[0] != "ok":
-                raise _template_error(outcome)
+                end = i + 1 if not what else i
+                raise _template_error(outcome, f"rendering messages[:{end}] for the spans: ")
             if not text.startswith(outcome[1]):
                 raise _not_a_prefix(i, what)
             parts.append(outcome[1])
