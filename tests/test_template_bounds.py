@@ -198,3 +198,24 @@ def test_invalid_json_is_a_template_error(tmp_path: Path) -> None:
         "(Expecting property name enclosed in double quotes: line 1 column 2 (char 1))"
     )
     assert json  # the module is used for the cases above
+
+
+def test_a_forked_child_starts_its_own_worker() -> None:
+    import os
+
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork")
+    assert _render("{{ 'parent' }}") == "parent"
+    parent_worker = template_worker._WORKER
+    pid = os.fork()
+    if pid == 0:  # the child: its render must not use the parent's pipes
+        ok = False
+        try:
+            ok = _render("{{ 'child' }}") == "child"
+            ok = ok and template_worker._WORKER is not parent_worker
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert _render("{{ 'parent again' }}") == "parent again"
+    assert template_worker._WORKER is parent_worker

@@ -78,6 +78,7 @@ class _Worker:
 
     def __init__(self, max_memory: int) -> None:
         self.max_memory = max_memory
+        self.pid = os.getpid()  # a forked child must not share this worker's pipes
         self.stderr = tempfile.TemporaryFile()
         root = str(Path(__file__).resolve().parents[2])
         env = dict(os.environ)
@@ -198,6 +199,8 @@ def render_in_worker(
         "stop_unless_prefix": stop_unless_prefix,
     }
     with _LOCK:
+        if _WORKER is not None and _WORKER.pid != os.getpid():
+            _WORKER = None  # inherited through fork: the parent still owns that worker
         if _WORKER is not None and (
             _WORKER.max_memory != max_memory or _WORKER.proc.poll() is not None
         ):
