@@ -53,8 +53,10 @@ Outcome = list[Any]
 
 
 def _write_frame(stream: IO[bytes], payload: bytes) -> None:
-    stream.write(_HEADER.pack(len(payload)))
-    stream.write(payload)
+    data = memoryview(_HEADER.pack(len(payload)) + payload)  # one write: one wake-up
+    while data:
+        n = stream.write(data)
+        data = data[n if n is not None else len(data):]
     stream.flush()
 
 
