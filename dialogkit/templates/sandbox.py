@@ -321,7 +321,7 @@ def _check_join(sep: Any, items: list[Any]) -> None:
 def _check_replace(s: Any, old: Any, new: Any, count: Any = -1) -> None:
     if not isinstance(s, (str, bytes)) or not isinstance(old, type(s)):
         return
-    n = len(s) + 1 if not old else s.count(old)
+    n = len(s) + 1 if not old else s.count(old)  # type: ignore[arg-type]
     if isinstance(count, int) and count >= 0:
         n = min(n, count)
     _check_size(len(s) + n * (_text_len(new) - len(old)), "a replace")
@@ -335,7 +335,7 @@ def _check_width(s: Any, width: Any, *rest: Any) -> None:
 def _check_expandtabs(s: Any, tabsize: Any = 8) -> None:
     if isinstance(s, (str, bytes)) and isinstance(tabsize, int):
         tab = "\t" if isinstance(s, str) else b"\t"
-        _check_size(len(s) + s.count(tab) * max(tabsize, 0), "an expandtabs")
+        _check_size(len(s) + s.count(tab) * max(tabsize, 0), "an expandtabs")  # type: ignore[arg-type]
 
 
 def _check_translate(s: Any, table: Any) -> None:
