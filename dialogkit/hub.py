@@ -32,6 +32,7 @@ from typing import Any
 import orjson
 
 from dialogkit.errors import DialogkitError, HubError, UsageError
+from dialogkit.io import output_error
 from dialogkit.layout import features_for, record_to_row
 
 __all__ = [
@@ -337,8 +338,11 @@ def export_folder(
     # rows to detect a format from: it is left out, as it would be with an explicit --from
     pairs = [(split, path) for split, path in split_inputs(inputs) if not _empty(path)]
     recipe_text = Path(recipe).read_text(encoding="utf-8") if recipe else None
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    except OSError as exc:
+        raise output_error(target, exc) from exc
     try:
         # first pass: which kinds are there (config names depend on whether there are several)
         kinds: dict[str, None] = {}
@@ -373,8 +377,10 @@ def export_folder(
         )
         (tmp / "README.md").write_text(card, encoding="utf-8")
         _swap_into_place(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):  # disk full, read-only: one line naming --out
+            raise output_error(target, exc) from exc
         raise
     return ExportResult(target, list(configs.values()), card)
 

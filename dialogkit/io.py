@@ -13,12 +13,14 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import errno
+import functools
 import gzip
-import itertools
+import io
 import os
 import re
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +28,7 @@ from typing import IO, Any, BinaryIO, Literal
 
 import orjson
 
-from dialogkit.errors import OutputError, ParseError, UsageError
+from dialogkit.errors import OutputError, ParseError, RecordError, UsageError
 
 __all__ = [
     "Container",
@@ -37,8 +39,10 @@ __all__ = [
     "container_for",
     "dumps",
     "iter_json_array",
+    "output_error",
     "pending_path",
     "read_rows",
+    "screen_rows",
     "write_rows",
 ]
 
@@ -70,6 +74,9 @@ def _display(path: str | os.PathLike[str] | None) -> str:
 
 def _open_binary(path: str | os.PathLike[str]) -> BinaryIO:
     if str(path) == "-":
+        if sys.stdin is None:  # `<&-`
+            raise ParseError("cannot read standard input: it is closed", source="-",
+                             rule="closed stdin")
         return sys.stdin.buffer
     p = Path(path)
     if not p.exists():
@@ -104,15 +111,63 @@ def _parse_error(exc: Exception, source: str, line: int, what: str = "invalid JS
     return err
 
 
-def _iter_jsonl(f: BinaryIO, source: str, first: bytes = b"") -> Iterator[Row | ParseError]:
-    """One value per non-blank line; a bad line becomes a ParseError item so callers may skip it."""
+# Defaults of the read limits (``--max-line-bytes``, ``--max-depth``). A line (a JSONL row, a
+# JSON array element, a whole JSON document) is refused before it is read whole past 256 MiB:
+# real rows are KBs to a few MBs, and orjson plus the Python objects of one row take ~5-10x its
+# bytes, so 256 MiB keeps one row within a few GB. Nesting past 128 levels is refused at read:
+# real chat data nests < 10 levels, the output layouts add at most ~4, orjson writes at most
+# 254 and Python's recursion (pydantic, error paths) fails near 1000.
+MAX_LINE_BYTES = 256 << 20
+MAX_DEPTH = 128
+
+
+def _too_large(source: str, line: int | None, limit: int, what: str = "line") -> ParseError:
+    return ParseError(
+        f"{what} longer than {limit} bytes (--max-line-bytes): not read",
+        source=source,
+        line=line,
+        rule="too_large",
+    )
+
+
+def _bounded_lines(f: BinaryIO, limit: int, first: bytes = b"") -> Iterator[bytes]:
+    """The lines of ``f`` (after those of ``first``, already read from it), none read past
+    ``limit + 1`` bytes: a longer line comes back cut, without its newline, so the caller can
+    refuse it and skip the rest with :func:`_skip_line`. ``readline`` runs in C."""
+    if first:
+        lines = first.splitlines(keepends=True)
+        if lines and not lines[-1].endswith(b"\n"):
+            lines[-1] += f.readline(max(1, limit + 1 - len(lines[-1])))
+        yield from lines
+    yield from iter(functools.partial(f.readline, limit + 1), b"")
+
+
+def _skip_line(f: BinaryIO, limit: int) -> None:
+    """Read on to the end of an over-long line, ``limit`` bytes at a time (memory stays flat)."""
+    while True:
+        part = f.readline(limit)
+        if not part or part.endswith(b"\n"):
+            return
+
+
+def _iter_jsonl(
+    f: BinaryIO, source: str, first: bytes = b"", max_line_bytes: int = MAX_LINE_BYTES
+) -> Iterator[Row | ParseError]:
+    """One value per non-blank line; a bad line becomes a ParseError item so callers may skip it.
+
+    A line longer than ``max_line_bytes`` is refused (rule ``too_large``) before it is read
+    whole, and the stream goes on at the next line.
+    """
     lineno = 0
     index = 0
-    stream: Iterable[bytes] = f
-    if first:
-        stream = _chain_first(first, f)
-    for raw in stream:
+    limit = max_line_bytes
+    for raw in _bounded_lines(f, limit, first):
         lineno += 1
+        if len(raw) > limit and not raw.endswith(b"\n"):
+            _skip_line(f, limit)
+            yield _too_large(source, lineno, limit)
+            index += 1
+            continue
         if lineno == 1 and raw.startswith(_BOM):
             raw = raw[3:]
         try:
@@ -129,31 +184,30 @@ def _iter_jsonl(f: BinaryIO, source: str, first: bytes = b"") -> Iterator[Row | 
         index += 1
 
 
-def _chain_first(first: bytes, f: BinaryIO) -> Iterator[bytes]:
-    """Lines of ``first`` (already read from ``f``) followed by the rest of ``f``.
-
-    Built with ``itertools.chain`` so the per-line loop stays in C.
-    """
-    lines = first.splitlines(keepends=True)
-    if lines and not lines[-1].endswith(b"\n"):
-        lines[-1] += f.readline()
-    return itertools.chain(lines, f)
-
-
 _OUTSIDE = re.compile(rb'[\[\]{},"]')
-_STRING_END = re.compile(rb'(?:[^"\\]|\\.)*"', re.DOTALL)
+# the rest of a string after its opening quote; possessive, so the regex engine keeps no
+# backtracking state per character (a plain `(?:[^"\\]|\\.)*` took ~110 bytes a character)
+_STRING_END = re.compile(rb'[^"\\]*+(?:\\.[^"\\]*+)*+"', re.DOTALL)
+_NOT_WS = re.compile(rb"[^ \t\r\n]")
 _WS = b" \t\r\n"
 
 
 def iter_json_array(
-    f: BinaryIO, source: str, *, chunk: int = _CHUNK, prefix: bytes = b""
+    f: BinaryIO,
+    source: str,
+    *,
+    chunk: int = _CHUNK,
+    prefix: bytes = b"",
+    max_element_bytes: int = MAX_LINE_BYTES,
 ) -> Iterator[Row | ParseError]:
     """Stream the elements of a top-level JSON array: each is cut out and parsed with orjson.
 
-    Structure (brackets, strings, commas) is tracked with two regexes so the scan runs at C
-    speed; each element is then fully validated by orjson. An element that fails to parse is
-    yielded as a ParseError and the scan goes on; a broken array structure ends the stream with
-    a ParseError naming the line.
+    Structure (brackets, strings, commas) is tracked with regexes so the scan runs at C speed
+    and resumes where it stopped when more bytes arrive (reads grow with the element, so a
+    large element costs linear time and a small multiple of its size in memory). Each element
+    is then fully validated by orjson. An element that fails to parse is yielded as a
+    ParseError and the scan goes on; a broken array structure, or an element larger than
+    ``max_element_bytes``, ends the stream with a ParseError naming the line.
     """
     buf = prefix
     pos = 0  # scan position in buf
@@ -161,11 +215,13 @@ def iter_json_array(
     line_no = 1  # ... where this is the line number
     eof = False
 
-    def fill() -> bool:
+    def fill(keep_from: int = 0) -> bool:
         nonlocal buf, eof
         if eof:
             return False
-        data = f.read(chunk)
+        # read at least as much as is held past ``keep_from``: a growing element is copied a
+        # logarithmic number of times, not once per chunk
+        data = f.read(max(chunk, len(buf) - keep_from))
         if not data:
             eof = True
             return False
@@ -180,12 +236,24 @@ def iter_json_array(
             return line_no
         return line_no - buf.count(b"\n", i, line_pos)
 
+    def trim(i: int) -> None:
+        """Drop the bytes before ``i`` (already scanned), keeping the line count right."""
+        nonlocal buf, line_pos
+        line_at(i)
+        buf = buf[i:]
+        line_pos -= i
+
     def skip_ws(i: int) -> int:
+        """The index of the next non-blank byte (or len(buf) at EOF); whitespace is skipped
+        by regex and dropped as it goes, so a run of any length is linear and bounded."""
         while True:
-            while i < len(buf) and buf[i] in _WS:
-                i += 1
-            if i < len(buf) or not fill():
-                return i
+            m = _NOT_WS.search(buf, i)
+            if m is not None:
+                return m.start()
+            trim(len(buf))
+            i = 0
+            if not fill():
+                return 0
 
     pos = skip_ws(0)
     if buf.startswith(_BOM, pos):
@@ -210,9 +278,7 @@ def iter_json_array(
     while True:
         # drop consumed bytes to keep memory flat
         if pos > chunk:
-            line_at(pos)
-            buf = buf[pos:]
-            line_pos -= pos
+            trim(pos)
             pos = 0
         start = pos
         depth = 0
@@ -220,7 +286,11 @@ def iter_json_array(
         while True:
             m = _OUTSIDE.search(buf, i)
             if m is None:
-                if not fill():
+                i = len(buf)
+                if len(buf) - start > max_element_bytes:
+                    yield _too_large(source, line_at(start), max_element_bytes, "array element")
+                    return
+                if not fill(start):
                     yield ParseError(
                         "unterminated JSON array",
                         source=source,
@@ -237,7 +307,12 @@ def iter_json_array(
                     if sm is not None:
                         i = sm.end()
                         break
-                    if not fill():
+                    if len(buf) - start > max_element_bytes:
+                        yield _too_large(
+                            source, line_at(start), max_element_bytes, "array element"
+                        )
+                        return
+                    if not fill(start):
                         yield ParseError(
                             "unterminated string",
                             source=source,
@@ -260,6 +335,9 @@ def iter_json_array(
             # top-level ',' or ']' ends the element
             end = m.start()
             break
+        if end - start > max_element_bytes:
+            yield _too_large(source, line_at(start), max_element_bytes, "array element")
+            return
         element = buf[start:end]
         line = line_at(start + (len(element) - len(element.lstrip(_WS))))
         if not element.strip(_WS):
@@ -273,15 +351,16 @@ def iter_json_array(
             yield err
         else:
             yield Row(data, source, line, index, element.strip(_WS))
+        del element
         index += 1
         closer = buf[end]
+        if closer != 0x2C and closer != 0x5D:  # a top-level '}' with no opener
+            yield ParseError(
+                "mismatched bracket", source=source, line=line_at(end), rule="invalid JSON"
+            )
+            return
         pos = skip_ws(end + 1)
         if closer == 0x5D:  # ']'
-            if c != 0x5D:
-                yield ParseError(
-                    "mismatched bracket", source=source, line=line_at(end), rule="invalid JSON"
-                )
-                return
             if pos < len(buf):
                 yield ParseError(
                     "unexpected data after the JSON array",
@@ -290,16 +369,16 @@ def iter_json_array(
                     rule="invalid JSON",
                 )
             return
-        if closer != 0x2C:  # a top-level '}' with no opener
-            yield ParseError(
-                "mismatched bracket", source=source, line=line_at(end), rule="invalid JSON"
-            )
-            return
 
 
-def _read_whole(f: BinaryIO, source: str, head: bytes) -> Iterator[Row | ParseError]:
-    """A single JSON document that is not an array: one row."""
-    data = head + f.read()
+def _read_whole(
+    f: BinaryIO, source: str, head: bytes, max_bytes: int = MAX_LINE_BYTES
+) -> Iterator[Row | ParseError]:
+    """A single JSON document that is not an array: one row (refused past ``max_bytes``)."""
+    data = head + f.read(max(0, max_bytes + 1 - len(head)))
+    if len(data) > max_bytes:
+        yield _too_large(source, 1, max_bytes, "JSON document")
+        return
     if data.startswith(_BOM):
         data = data[3:]
     try:
@@ -314,7 +393,16 @@ def _read_whole(f: BinaryIO, source: str, head: bytes) -> Iterator[Row | ParseEr
     yield Row(value, source, 1, 0, None)
 
 
-def _iter_parquet(path: str, source: str) -> Iterator[Row | ParseError]:
+def _iter_parquet(
+    path: str, source: str, notes: Counter[str] | None = None
+) -> Iterator[Row | ParseError]:
+    """The rows of a Parquet file as JSON values.
+
+    Arrow types JSON has no form for get one rule each: a value with one lossless JSON form is
+    converted and counted in ``notes`` (decimal -> string, timestamp/date/time -> ISO 8601
+    string, duration -> ISO 8601 ``PT<seconds>S``, map -> object); a row holding a binary value,
+    a map that is no object (non-string or repeated keys) or invalid UTF-8 is rejected.
+    """
     import pyarrow.parquet as pq
 
     try:
@@ -326,11 +414,198 @@ def _iter_parquet(path: str, source: str) -> Iterator[Row | ParseError]:
         err.__cause__ = exc
         yield err
         return
+    special = [f.name for f in pf.schema_arrow if _needs_json_form(f.type)]
+    counts: Counter[str] = notes if notes is not None else Counter()
     index = 0
     for batch in pf.iter_batches(batch_size=4096):
-        for row in batch.to_pylist():
+        try:
+            rows = batch.to_pylist()
+        except UnicodeDecodeError:
+            rows = [_row_or_error(batch, i) for i in range(batch.num_rows)]
+        for row in rows:
+            if isinstance(row, str):  # the column holding invalid UTF-8
+                yield ParseError(f"invalid UTF-8 in a string column - at $.{row}",
+                                 source=source, line=index + 1, rule="invalid_utf8")
+                index += 1
+                continue
+            if special:
+                try:
+                    for name in special:
+                        row[name] = _json_form(row[name], counts, f"$.{name}")
+                except RecordError as exc:
+                    yield ParseError(exc.reason, source=source, line=index + 1, rule=exc.rule)
+                    index += 1
+                    continue
             yield Row(row, source, index + 1, index, None)
             index += 1
+
+
+def _row_or_error(batch: Any, i: int) -> dict[str, Any] | str:
+    """Row ``i`` of a batch, or the name of its first column that is not valid UTF-8."""
+    out = {}
+    for name, col in zip(batch.schema.names, batch.columns, strict=True):
+        try:
+            out[name] = col[i].as_py()
+        except UnicodeDecodeError:
+            return name
+    return out
+
+
+def _needs_json_form(t: Any) -> bool:
+    """Whether an Arrow type holds values orjson cannot write as they are (or not exactly)."""
+    import pyarrow.types as pt
+
+    if (pt.is_binary(t) or pt.is_large_binary(t) or pt.is_fixed_size_binary(t)
+            or pt.is_decimal(t) or pt.is_timestamp(t) or pt.is_duration(t) or pt.is_date(t)
+            or pt.is_time(t) or pt.is_map(t)):
+        return True
+    if pt.is_struct(t):
+        return any(_needs_json_form(t.field(i).type) for i in range(t.num_fields))
+    if pt.is_list(t) or pt.is_large_list(t) or pt.is_fixed_size_list(t):
+        return _needs_json_form(t.value_type)
+    if pt.is_dictionary(t):
+        return _needs_json_form(t.value_type)
+    return False
+
+
+def _json_form(value: Any, counts: Counter[str], loc: str) -> Any:
+    """``value`` (from Arrow) in its one lossless JSON form, or a RecordError (see
+    :func:`_iter_parquet`)."""
+    import datetime as dt
+    import decimal
+
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, dict):
+        return {k: _json_form(v, counts, f"{loc}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        if value and all(isinstance(x, tuple) for x in value):  # an Arrow map
+            keys = [k for k, _ in value]
+            if not all(isinstance(k, str) for k in keys) or len(set(keys)) != len(keys):
+                raise RecordError(f"map with non-string or repeated keys has no JSON form - at "
+                                  f"{loc}", rule="unsupported_type")
+            counts["map -> object"] += 1
+            return {k: _json_form(v, counts, f"{loc}.{k}") for k, v in value}
+        return [_json_form(v, counts, f"{loc}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, (bytes, bytearray)):
+        raise RecordError(f"binary value has no JSON form - at {loc}", rule="binary_value")
+    if isinstance(value, decimal.Decimal):
+        counts["decimal -> string"] += 1
+        return str(value)
+    if isinstance(value, dt.timedelta):
+        counts["duration -> ISO 8601 string (PT<seconds>S)"] += 1
+        return _iso_duration(value)
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        counts["timestamp/date/time -> ISO 8601 string"] += 1
+        return value.isoformat()
+    raise RecordError(f"{type(value).__name__} value has no JSON form - at {loc}",
+                      rule="unsupported_type")
+
+
+def _iso_duration(value: Any) -> str:
+    """A duration as ISO 8601 seconds, exactly: ``PT1.5S``, ``-PT0.000001500S``."""
+    ns = getattr(value, "value", None)  # pandas.Timedelta keeps nanoseconds
+    if not isinstance(ns, int):
+        ns = ((value.days * 86400 + value.seconds) * 1_000_000 + value.microseconds) * 1000
+    sign = "-" if ns < 0 else ""
+    whole, frac = divmod(abs(ns), 1_000_000_000)
+    text = f"{whole}.{frac:09d}".rstrip("0").rstrip(".")
+    return f"{sign}PT{text}S"
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests arrays/objects deeper than ``limit`` (iterative: no recursion)."""
+    if not isinstance(value, (dict, list)):
+        return False
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if d > limit:
+            return True
+        children = v.values() if isinstance(v, dict) else v
+        stack.extend((c, d + 1) for c in children if isinstance(c, (dict, list)))
+    return False
+
+
+# a JSON number orjson may not keep exactly: 20+ digits, or a 3-digit exponent (1e-400 -> 0.0)
+_SUSPECT_NUMBER = re.compile(rb"\d{20}|[eE][+-]?0*[1-9]\d{2}")
+_INT_RANGE = (-(1 << 63), (1 << 64) - 1)  # what orjson parses as an integer
+
+
+def _inexact_numbers(raw: bytes) -> list[str]:
+    """The number literals of ``raw`` that orjson does not keep exactly (big integers become
+    floats, an out-of-range exponent becomes 0.0); parsed again with the stdlib to see them."""
+    import json
+
+    found: list[str] = []
+
+    def on_int(text: str) -> int:
+        n = int(text)
+        if not _INT_RANGE[0] <= n <= _INT_RANGE[1]:
+            found.append(text)
+        return 0
+
+    def on_float(text: str) -> float:
+        f = float(text)
+        mantissa = re.split("[eE]", text)[0]
+        if f in (float("inf"), float("-inf")) or (f == 0.0 and mantissa.strip("-+0.")):
+            found.append(text)
+        return 0.0
+
+    try:
+        json.loads(raw, parse_int=on_int, parse_float=on_float)
+    except ValueError:
+        return []
+    return found
+
+
+def screen_rows(
+    rows: Iterable[Row | RecordError],
+    *,
+    max_depth: int = MAX_DEPTH,
+    strict: bool = False,
+    notes: Counter[str] | None = None,
+) -> Iterator[Row | RecordError]:
+    """Rows checked before any reader sees them: nesting deeper than ``max_depth`` is a
+    ParseError (rule ``too_deep``); a number orjson does not keep exactly (an integer beyond 64
+    bits, ``1e-400``) is counted in ``notes`` and, with ``strict``, a ParseError (rule
+    ``inexact_number``). Both checks look at the raw bytes first, so the common row costs two
+    ``bytes.count`` calls and one regex scan in C.
+    """
+    for row in rows:
+        if type(row) is Row:
+            raw = row.raw
+            if (raw is None or raw.count(b"[") + raw.count(b"{") > max_depth) and _too_deep(
+                row.data, max_depth
+            ):
+                err = ParseError(
+                    f"nested deeper than {max_depth} levels (--max-depth)",
+                    source=row.source,
+                    line=row.line,
+                    rule="too_deep",
+                )
+                err.raw = raw
+                yield err
+                continue
+            if raw is not None and _SUSPECT_NUMBER.search(raw):
+                inexact = _inexact_numbers(raw)
+                if inexact:
+                    if strict:
+                        err = ParseError(
+                            f"number {inexact[0]} cannot be kept exactly (beyond 64-bit "
+                            "integers or double range) (--strict)",
+                            source=row.source,
+                            line=row.line,
+                            rule="inexact_number",
+                        )
+                        err.raw = raw
+                        yield err
+                        continue
+                    if notes is not None:
+                        notes["number not kept exactly (big integer -> float, tiny -> 0.0)"] += (
+                            len(inexact)
+                        )
+        yield row
 
 
 def _sniff(f: BinaryIO) -> tuple[bytes, int]:
@@ -348,21 +623,28 @@ def _sniff(f: BinaryIO) -> tuple[bytes, int]:
 
 
 def read_rows(
-    path: str | os.PathLike[str], container: Container | None = None
+    path: str | os.PathLike[str],
+    container: Container | None = None,
+    *,
+    max_line_bytes: int = MAX_LINE_BYTES,
+    notes: Counter[str] | None = None,
 ) -> Iterator[Row | ParseError]:
     """Yield the rows of a file (or ``-`` for stdin), each a Row or a ParseError for a bad one.
 
     The container comes from ``container``, else the suffix, else the first bytes: ``[`` is a
-    JSON array; ``{`` is JSONL when the first line parses alone, else one JSON object.
+    JSON array; ``{`` is JSONL when the first line parses alone, else one JSON object. No line,
+    array element or document is read whole past ``max_line_bytes``. ``notes`` counts the
+    values a reader changed to fit JSON (Parquet decimals, timestamps, durations, maps).
     """
     source = _display(path)
     kind = container or container_for(path)
     if kind == "parquet":
         if source == "-":
             raise UsageError("Parquet cannot be read from stdin; give a file")
-        yield from _iter_parquet(str(path), source)
+        yield from _iter_parquet(str(path), source, notes)
         return
     f = _open_binary(path)
+    limit = max_line_bytes
     try:
         try:
             head, first = _sniff(f)
@@ -371,20 +653,23 @@ def read_rows(
         if first == -1:
             return
         if kind == "jsonl":
-            yield from _iter_jsonl(f, source, head)
+            yield from _iter_jsonl(f, source, head, limit)
         elif first == ord("["):
-            yield from iter_json_array(f, source, prefix=head)
+            yield from iter_json_array(f, source, prefix=head, max_element_bytes=limit)
         elif first == ord("{") and kind != "json":
-            yield from _iter_jsonl(f, source, head)
+            yield from _iter_jsonl(f, source, head, limit)
         elif first == ord("{"):
             # a .json file starting with '{': JSONL if the first line is a whole value
             line_end = head.find(b"\n")
-            while line_end < 0:
+            while line_end < 0 and len(head) <= limit:
                 more = f.read(_CHUNK)
                 if not more:
                     break
                 head += more
                 line_end = head.find(b"\n")
+            if line_end > limit or (line_end < 0 and len(head) > limit):
+                yield _too_large(source, 1, limit)
+                return
             first_line = head if line_end < 0 else head[:line_end]
             if first_line.startswith(_BOM):
                 first_line = first_line[3:]
@@ -394,15 +679,15 @@ def read_rows(
             except orjson.JSONDecodeError:
                 whole_line = False
             if whole_line:
-                yield from _iter_jsonl(f, source, head)
+                yield from _iter_jsonl(f, source, head, limit)
             else:
-                yield from _read_whole(f, source, head)
+                yield from _read_whole(f, source, head, limit)
         else:
-            yield from _read_whole(f, source, head)
+            yield from _read_whole(f, source, head, limit)
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise ParseError(f"cannot read: {exc}", source=source, rule="invalid gzip") from exc
     finally:
-        if f is not sys.stdin.buffer:
+        if sys.stdin is None or f is not sys.stdin.buffer:
             f.close()
 
 
@@ -511,7 +796,7 @@ def pending_path(path: str | os.PathLike[str]) -> Path:
     return target
 
 
-def _os_error(target: Path | str, exc: OSError) -> OutputError:
+def output_error(target: Path | str, exc: OSError) -> OutputError:
     """One line naming the output and the cause (no temp file name, no traceback)."""
     if exc.errno == errno.EPIPE:
         raise exc  # a closed pipe downstream is no error of ours: the CLI exits quietly
@@ -541,7 +826,7 @@ def atomic_output(path: str | os.PathLike[str] | None) -> Iterator[BinaryIO]:
             yield out
             out.flush()
         except OSError as exc:
-            raise _os_error("standard output", exc) from exc
+            raise output_error("standard output", exc) from exc
         return
     target = Path(path)
     if target.is_dir():
@@ -550,7 +835,7 @@ def atomic_output(path: str | os.PathLike[str] | None) -> Iterator[BinaryIO]:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     except OSError as exc:
-        raise _os_error(target, exc) from exc
+        raise output_error(target, exc) from exc
     group = _GROUP.get()
     try:
         with os.fdopen(fd, "wb") as raw:
@@ -569,7 +854,7 @@ def atomic_output(path: str | os.PathLike[str] | None) -> Iterator[BinaryIO]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         if isinstance(exc, OSError) and not isinstance(exc, OutputError):
-            raise _os_error(target, exc) from exc
+            raise output_error(target, exc) from exc
         raise
 
 
@@ -609,8 +894,98 @@ class _JsonArraySink:
         self.out.write(b"[]\n" if self.n == 0 else b"\n]\n")
 
 
+class _Shape:
+    """What the values seen at one place of the rows are: JSON kinds, int range, children."""
+
+    __slots__ = ("kinds", "lo", "hi", "keys", "items")
+
+    def __init__(self) -> None:
+        self.kinds: set[str] = set()
+        self.lo = 0
+        self.hi = 0
+        self.keys: dict[str, _Shape] = {}
+        self.items: _Shape | None = None
+
+    def add(self, v: Any) -> None:
+        if v is None:
+            return
+        if isinstance(v, bool):
+            self.kinds.add("bool")
+        elif isinstance(v, int):
+            self.kinds.add("int")
+            self.lo = min(self.lo, v)
+            self.hi = max(self.hi, v)
+        elif isinstance(v, float):
+            self.kinds.add("float")
+        elif isinstance(v, str):
+            self.kinds.add("str")
+        elif isinstance(v, dict):
+            self.kinds.add("dict")
+            for k, x in v.items():
+                child = self.keys.get(k)
+                if child is None:
+                    child = self.keys[k] = _Shape()
+                child.add(x)
+        elif isinstance(v, (list, tuple)):
+            self.kinds.add("list")
+            if self.items is None:
+                self.items = _Shape()
+            for x in v:
+                self.items.add(x)
+        else:
+            self.kinds.add(type(v).__name__)
+
+    def mixed(self) -> bool:
+        """Whether Arrow has no one type for these values (so they become JSON text)."""
+        kinds = self.kinds - {"float"} if "int" in self.kinds else self.kinds
+        if len(kinds) > 1:
+            return True
+        if "int" in kinds and (self.lo < -(1 << 63) or self.hi > (1 << 63) - 1):
+            return True  # beyond int64 (uint64 max, big integers): kept exactly as JSON text
+        return kinds == {"dict"} and not self.keys  # Parquet has no struct without fields
+
+
+def _json_paths(shape: _Shape, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """The outermost places whose values differ in shape (``[]`` stands for list items)."""
+    if shape.mixed():
+        return [path]
+    out: list[tuple[str, ...]] = []
+    for k, child in shape.keys.items():
+        out += _json_paths(child, (*path, k))
+    if shape.items is not None:
+        out += _json_paths(shape.items, (*path, "[]"))
+    return out
+
+
+def _encode_at(v: Any, path: tuple[str, ...], counts: Counter[str], name: str) -> Any:
+    """``v`` with the value at ``path`` written as JSON text (null stays null)."""
+    if v is None:
+        return None
+    if not path:
+        counts[name] += 1
+        return orjson.dumps(v).decode()
+    head, rest = path[0], path[1:]
+    if head == "[]":
+        if isinstance(v, (list, tuple)):
+            return [_encode_at(x, rest, counts, name) for x in v]
+        return v
+    if isinstance(v, dict) and head in v:
+        return {**v, head: _encode_at(v[head], rest, counts, name)}
+    return v
+
+
+def _path_name(path: tuple[str, ...]) -> str:
+    return "".join(p if p == "[]" else f".{p}" for p in path).lstrip(".")
+
+
 class _ParquetSink:
-    """Buffered Parquet writer: the first batch fixes the schema, later batches follow it."""
+    """Buffered Parquet writer: the first batch fixes the schema, later batches follow it.
+
+    Arrow needs one type per column. Where the first batch's values differ in shape at some
+    place (tool-call ``arguments`` an object here and a string there, ``tools`` a list or a
+    string, integers beyond int64, an always-empty object), the values at that place, and only
+    there, are written as JSON text; ``notes`` counts them per place for the report.
+    """
 
     def __init__(self, out: IO[bytes], batch_size: int = 10_000) -> None:
         self.out = out
@@ -618,11 +993,19 @@ class _ParquetSink:
         self.batch_size = batch_size
         self.writer: Any = None
         self.schema: Any = None
+        self.json_paths: list[tuple[str, ...]] = []
+        self.notes: Counter[str] = Counter()
 
     def write(self, obj: Any) -> None:
         self.rows.append(obj)
         if len(self.rows) >= self.batch_size:
             self._flush()
+
+    def _encoded(self, rows: list[Any]) -> list[Any]:
+        for path in self.json_paths:
+            name = f"{_path_name(path)} -> JSON text (its values differ in shape across rows)"
+            rows = [_encode_at(r, path, self.notes, name) for r in rows]
+        return rows
 
     def _flush(self) -> None:
         import pyarrow as pa
@@ -630,14 +1013,27 @@ class _ParquetSink:
 
         if not self.rows and self.writer is not None:
             return
+        rows = self.rows
         if self.schema is None:
-            table = pa.Table.from_pylist(self.rows)
+            try:
+                table = pa.Table.from_pylist(rows)
+                pq.ParquetWriter(io.BytesIO(), table.schema).close()  # can Parquet hold it?
+            except (pa.ArrowException, OverflowError, TypeError, ValueError):
+                shape = _Shape()
+                for r in rows:
+                    shape.add(r)
+                self.json_paths = [p for p in _json_paths(shape) if p]
+                try:
+                    table = pa.Table.from_pylist(self._encoded(rows))
+                except (pa.ArrowException, OverflowError, TypeError, ValueError) as exc:
+                    raise UsageError(f"these rows have no one Parquet schema ({exc}); write "
+                                     "JSONL instead") from exc
             self.schema = table.schema
             self.writer = pq.ParquetWriter(self.out, self.schema, compression="zstd")
         else:
             try:
-                table = pa.Table.from_pylist(self.rows, schema=self.schema)
-            except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+                table = pa.Table.from_pylist(self._encoded(rows), schema=self.schema)
+            except (pa.ArrowException, OverflowError, TypeError, ValueError) as exc:
                 raise UsageError(
                     f"rows do not fit the Parquet schema fixed by the first {self.batch_size} "
                     f"rows ({exc}); write JSONL instead"

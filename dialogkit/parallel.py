@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from dialogkit.errors import RecordError
-from dialogkit.io import Row, atomic_output, make_sink
+from dialogkit.io import MAX_LINE_BYTES, Row, atomic_output, make_sink, screen_rows
 from dialogkit.registry import Format, Options, WriteContext
 
 __all__ = ["MIN_PARALLEL_BYTES", "can_split", "convert_parallel", "line_ranges", "per_row"]
@@ -57,21 +57,32 @@ def line_ranges(path: str, parts: int) -> list[tuple[int, int, int]]:
     return out
 
 
-def _range_rows(path: str, start: int, end: int, first_line: int) -> Iterator[Row | RecordError]:
-    """The JSONL rows of one byte range (a BOM is only skipped at offset 0)."""
+def _range_rows(
+    path: str, start: int, end: int, first_line: int, max_line_bytes: int = MAX_LINE_BYTES
+) -> Iterator[Row | RecordError]:
+    """The JSONL rows of one byte range (a BOM is only skipped at offset 0); a line longer
+    than ``max_line_bytes`` is refused before it is read whole, as in a serial run."""
     import orjson
 
-    from dialogkit.io import _parse_error
+    from dialogkit.io import _bounded_lines, _parse_error, _too_large
 
     lineno = first_line - 1
+    limit = max_line_bytes
     with open(path, "rb") as f:
         f.seek(start)
         pos = start
-        for raw in f:
+        for raw in _bounded_lines(f, limit):
             if pos >= end:
                 break
-            pos += len(raw)
             lineno += 1
+            if len(raw) > limit and not raw.endswith(b"\n"):
+                pos += len(raw)
+                while raw and not raw.endswith(b"\n"):  # on to the line's end
+                    raw = f.readline(limit)
+                    pos += len(raw)
+                yield _too_large(path, lineno, limit)
+                continue
+            pos += len(raw)
             if pos == len(raw) and raw.startswith(b"\xef\xbb\xbf"):
                 raw = raw[3:]
             if not raw.strip():
@@ -124,8 +135,11 @@ def _run_part(job: _Job) -> tuple[Any, Counter[str], RecordError | None]:
                 transform=job.transform,
             )
             try:
-                run.feed_rows(job.fmt_in, _range_rows(job.path, job.start, job.end,
-                                                      job.first_line))
+                opts = job.options
+                rows = _range_rows(job.path, job.start, job.end, job.first_line,
+                                   opts.max_line_bytes)
+                run.feed_rows(job.fmt_in, screen_rows(rows, max_depth=opts.max_depth,
+                                                      strict=opts.strict, notes=rep.changed))
             except RecordError as exc:  # on_error="raise": the parent raises the first one
                 error = exc
     finally:

@@ -20,6 +20,7 @@ import orjson
 from dialogkit.detect import SAMPLE_ROWS, detect_format
 from dialogkit.errors import RecordError, UsageError
 from dialogkit.io import (
+    MAX_LINE_BYTES,
     Container,
     Row,
     atomic_output,
@@ -27,6 +28,7 @@ from dialogkit.io import (
     container_for,
     make_sink,
     read_rows,
+    screen_rows,
 )
 from dialogkit.registry import Format, Options, Reject, Rows, WriteContext, get_format
 
@@ -160,14 +162,19 @@ def resolve_format(name: str | Format) -> Format:
     return name if isinstance(name, Format) else get_format(name)
 
 
-def _rows(src: Source, container: Container | None) -> tuple[str, Iterator[Row | RecordError]]:
+def _rows(
+    src: Source,
+    container: Container | None,
+    max_line_bytes: int = MAX_LINE_BYTES,
+    notes: Counter[str] | None = None,
+) -> tuple[str, Iterator[Row | RecordError]]:
     if isinstance(src, (str, os.PathLike)):
         if str(src).startswith("hf:") or os.path.isdir(src):  # a Hub dataset or dataset folder
             from dialogkit.hf_rows import iter_hf_rows
 
             name = str(src)
             return name, (Row(d, name, n, n - 1, None) for d, n in iter_hf_rows(name))
-        return str(src), read_rows(src, container)
+        return str(src), read_rows(src, container, max_line_bytes=max_line_bytes, notes=notes)
     rows = (
         r if isinstance(r, (Row, RecordError)) else Row(r, "<rows>", i + 1, i, None)
         for i, r in enumerate(src)
@@ -180,9 +187,18 @@ def open_source(
     format: str | Format = "auto",
     *,
     container: Container | None = None,
+    options: Options | None = None,
+    notes: Counter[str] | None = None,
 ) -> tuple[Format, Iterator[Row | RecordError]]:
-    """The input format (detected from the first rows for ``auto``) and the rows of ``src``."""
-    name, rows = _rows(src, container)
+    """The input format (detected from the first rows for ``auto``) and the rows of ``src``.
+
+    The rows are screened first (:func:`dialogkit.io.screen_rows`): nesting past
+    ``options.max_depth`` and, with ``options.strict``, numbers that cannot be kept exactly
+    are rejected; ``notes`` counts the values a reader changed.
+    """
+    opts = options or Options()
+    name, rows = _rows(src, container, opts.max_line_bytes, notes)
+    rows = screen_rows(rows, max_depth=opts.max_depth, strict=opts.strict, notes=notes)
     if format == "auto":
         head = list(itertools.islice(rows, SAMPLE_ROWS))
         sample = [r.data for r in head if isinstance(r, Row)]
@@ -206,7 +222,7 @@ def iter_outcomes(
 ) -> Iterator[Any]:
     """Records and Rejects from a file, ``-`` or an iterable of rows, in input order."""
     opts = media_options(make_options(options, kwargs), src)
-    fmt, rows = open_source(src, format, container=container)
+    fmt, rows = open_source(src, format, container=container, options=opts)
     if on_format is not None:
         on_format(fmt)
     yield from fmt.read(rows, opts)
@@ -316,7 +332,8 @@ def convert_serial(
         fmt_in: Format | None = None
         rows: Iterable[Any] = records_as_outcomes(src)
     else:
-        fmt_in, rows = open_source(src, from_, container=input_container)
+        fmt_in, rows = open_source(src, from_, container=input_container, options=opts,
+                                   notes=rep.changed)
         rep.format_in = fmt_in.name
     # output, rejects, writer's side files and report: renamed into place together, or none
     with commit_together(), contextlib.ExitStack() as stack:
@@ -331,6 +348,7 @@ def convert_serial(
             else:
                 run.feed_rows(fmt_in, rows)
             sink.close()
+        rep.changed.update(getattr(sink, "notes", {}))  # Parquet places written as JSON text
         stack.close()
         finish(out_fmt, dst, rep, report, ctx)
     return rep

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from dialogkit.errors import RecordError, UnknownFormatError, format_loc
-from dialogkit.io import Container, Row
+from dialogkit.io import MAX_DEPTH, MAX_LINE_BYTES, Container, Row
 from dialogkit.models import KINDS, THINK_TAGS, Source, TextPart, split_think
 
 _KIND_TAGS = frozenset(KINDS)
@@ -80,15 +80,20 @@ class Options:
     - ``join``: how an instruction and its input become one user turn (``"\\n\\n"``).
     - ``keep_metadata``: write a record's ``metadata`` (the source row's extra fields) back as
       extra columns (default), or drop them and tally each as ``metadata.<key>`` in the report.
-      Keys starting with ``_`` are layout markers private to the format that set them (see
-      :attr:`Format.markers`); no other format ever writes them.
+      The formats' own layout markers (``_trl``, ``_sharegpt``, ...: :attr:`Format.markers`)
+      are private to the format that set them; no other format writes them. Any other key,
+      ``_``-prefixed or not (``_id``), is kept like every extra column.
     - ``strict``: any loss is an error: a record with a field the output format has no place
-      for is rejected (naming the field) instead of written without it.
+      for is rejected (naming the field) instead of written without it; so is a row with a
+      number that cannot be kept exactly (an integer beyond 64 bits, ``1e-400``).
     - ``notes``: what a reader changed in the text on the way (``openai-completion``'s stop
       marker stripped), counted by what; a run's Report carries it as ``changed``. Each run
       gets a fresh one (:func:`dialogkit.pipeline.make_options`).
     - ``think``: ``keep`` (default) leaves assistant content as it is; ``split`` moves a leading
       ``think_tags[0]…think_tags[1]`` block into the message's ``reasoning`` (``--think``).
+    - ``max_depth`` / ``max_line_bytes``: rows nested deeper, and lines (array elements, whole
+      documents) longer, are rejected at read (``too_deep``, ``too_large``); see
+      :data:`dialogkit.io.MAX_DEPTH` for why the defaults.
     """
 
     unknown_role: str = "reject"
@@ -102,6 +107,8 @@ class Options:
     strict: bool = False
     think: str = "keep"
     think_tags: tuple[str, str] = THINK_TAGS
+    max_depth: int = MAX_DEPTH
+    max_line_bytes: int = MAX_LINE_BYTES
     extra: Mapping[str, Any] = field(default_factory=dict)
     notes: Counter[str] = field(default_factory=Counter, compare=False, repr=False)
 
@@ -329,11 +336,12 @@ class Format:
         if not md:
             return record
         drop_public = not ctx.options.keep_metadata
-        if not drop_public and not any(k.startswith("_") and k not in self.markers for k in md):
+        private = layout_markers()
+        if not drop_public and not any(k in private and k not in self.markers for k in md):
             return record
         kept: dict[str, Any] = {}
         for key, value in md.items():
-            if key.startswith("_"):
+            if key in private:
                 if key in self.markers:
                     kept[key] = value
                 else:  # another format's layout details: no place here, and said so
@@ -466,6 +474,19 @@ def _load() -> None:
     _loaded = True
     for mod in _MODULES:
         importlib.import_module(mod)
+
+
+_MARKERS: frozenset[str] | None = None
+
+
+def layout_markers() -> frozenset[str]:
+    """The metadata keys private to dialogkit's formats (``_trl``, ``_sharegpt``, ...): the only
+    ``_`` keys a writer drops. Any other key, ``_id`` of a database export included, is a
+    source column like any other and is kept."""
+    global _MARKERS
+    if _MARKERS is None:
+        _MARKERS = frozenset(m for fmt in all_formats() for m in fmt.markers)
+    return _MARKERS
 
 
 def all_formats() -> list[Format]:

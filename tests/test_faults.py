@@ -221,3 +221,115 @@ def test_library_convert_on_a_full_disk_raises_output_error(data: Path, tmp_path
         with pytest.raises(OutputError, match="No space left on device"):
             convert(data, out, to="openai", on_error="skip", report=full / "report.json")
     assert not out.exists()
+
+
+# --- item 6: closed and full standard streams ----------------------------------------------
+
+
+def shell(cmd: str, data: Path) -> subprocess.CompletedProcess[bytes]:
+    """``cmd`` in a shell, with ``DK`` the dialogkit command and ``IN`` the input file."""
+    env = {**os.environ, "DK": f"{sys.executable} -m dialogkit", "IN": str(data)}
+    return subprocess.run(["bash", "-c", cmd], capture_output=True, cwd=ROOT, env=env,
+                          timeout=120)
+
+
+@pytest.fixture
+def many(tmp_path: Path) -> Path:
+    path = tmp_path / "many.jsonl"
+    path.write_bytes(jsonl(*[GOOD] * 20000))
+    return path
+
+
+def test_closed_stdout_is_one_error_line(many: Path) -> None:
+    r = shell('$DK convert "$IN" - --to openai >&-', many)
+    assert (r.returncode, r.stderr.decode()) == (
+        1, "Error: cannot write standard output: it is closed\n")
+
+
+def test_closed_stdin_is_one_error_line(many: Path) -> None:
+    r = shell("$DK convert - - --to openai <&-", many)
+    assert (r.returncode, r.stderr.decode()) == (
+        1, "Error: cannot read standard input: it is closed (-)\n")
+
+
+def test_full_stdout_is_one_error_line(many: Path) -> None:
+    r = shell('$DK convert "$IN" - --to openai >/dev/full', many)
+    assert (r.returncode, r.stderr.decode()) == (
+        1, "Error: cannot write standard output: No space left on device\n")
+
+
+def test_closed_pipe_downstream_exits_quietly(many: Path) -> None:
+    r = shell('$DK convert "$IN" - --to openai | head -1; exit ${PIPESTATUS[0]}', many)
+    assert (r.returncode, r.stderr) == (0, b"")
+    assert json.loads(r.stdout) == {"messages": GOOD["messages"]}
+
+
+# --- item 7: file-system faults are one line naming the path, nothing partial left ---------
+
+
+def write_cmds(out: Path, data: Path) -> dict[str, list[str]]:
+    return {
+        "convert": ["convert", str(data), str(out), "--to", "dialogkit"],
+        "pairs": ["pairs", str(data), str(out), "--to", "trl-preference"],
+        "split": ["split", str(data), "--out", str(out)],
+        "publish": ["publish", str(data), "--out", str(out)],
+    }
+
+
+def comparisons(tmp_path: Path) -> Path:
+    path = tmp_path / "cmp.jsonl"
+    row = {"kind": "comparison", "context": [{"role": "user", "content": "q"}],
+           "candidates": [{"messages": [{"role": "assistant", "content": "a"}]},
+                          {"messages": [{"role": "assistant", "content": "b"}]}],
+           "ranking": [0, 1]}
+    path.write_bytes(jsonl(*[row] * 50))
+    return path
+
+
+@pytest.mark.parametrize("command", ["convert", "pairs", "split", "publish"])
+def test_read_only_folder(tmp_path: Path, command: str) -> None:
+    src = comparisons(tmp_path)
+    with tmpfs(tmp_path / "ro", "ro") as ro:
+        out = ro / ("o" if command in ("split", "publish") else "o.jsonl")
+        r = run(*write_cmds(out, src)[command])
+        assert r.returncode == 1
+        shown = out / "train.jsonl" if command == "split" else out
+        assert r.stderr.decode().splitlines()[-1] == (
+            f"Error: cannot write {shown}: Read-only file system")
+        assert list(ro.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["convert", "pairs", "split", "publish"])
+def test_no_space_left(tmp_path: Path, command: str) -> None:
+    src = comparisons(tmp_path)
+    with tmpfs(tmp_path / "full") as full:
+        fill(full)
+        out = full / ("o" if command in ("split", "publish") else "o.jsonl")
+        r = run(*write_cmds(out, src)[command])
+        assert r.returncode == 1
+        line = r.stderr.decode().splitlines()[-1]
+        assert line.startswith("Error: cannot write ") and "No space left on device" in line
+        assert str(out) in line
+        assert sorted(p.name for p in full.iterdir()) == ["filler"]
+
+
+@pytest.mark.parametrize("command", ["convert", "pairs", "split", "publish"])
+def test_output_under_a_file(tmp_path: Path, command: str) -> None:
+    src = comparisons(tmp_path)
+    (tmp_path / "afile").write_bytes(b"")
+    out = tmp_path / "afile" / ("o" if command in ("split", "publish") else "o.jsonl")
+    r = run(*write_cmds(out, src)[command])
+    assert r.returncode == 1
+    shown = out / "train.jsonl" if command == "split" else out
+    assert r.stderr.decode().splitlines()[-1] == (
+        f"Error: cannot write {shown}: a part of the path is a file, not a folder")
+
+
+@pytest.mark.parametrize("command", ["convert", "pairs"])
+def test_output_is_a_folder(tmp_path: Path, command: str) -> None:
+    src = comparisons(tmp_path)
+    out = tmp_path / "adir"
+    out.mkdir()
+    r = run(*write_cmds(out, src)[command])
+    assert (r.returncode, r.stderr.decode()) == (1, f"Error: cannot write {out}: it is a folder\n")
+    assert list(out.iterdir()) == []

@@ -61,6 +61,8 @@ def guarded(fn: F) -> F:
             raise typer.Exit(2) from None
         except DialogkitError as exc:
             err(f"Error: {exc}")
+            if type(exc).__name__ == "OutputError":
+                _quiet_stdout()  # a full or closed stdout: nothing more to flush at exit
             raise typer.Exit(1) from None
         except BrokenPipeError:
             _quiet_stdout()

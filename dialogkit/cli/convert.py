@@ -130,6 +130,18 @@ UnknownRoleOpt = Annotated[
 RoleMapOpt = Annotated[
     list[str] | None, typer.Option(help="Map a source role to a canonical one: SRC=ROLE.")
 ]
+MaxDepthOpt = Annotated[
+    int,
+    typer.Option("--max-depth", min=1, max=250,
+                 help="Reject rows nested deeper than this (rule too_deep; at most 250, as "
+                 "the JSON writer nests at most 254 levels)."),
+]
+MaxLineBytesOpt = Annotated[
+    int,
+    typer.Option("--max-line-bytes", min=1,
+                 help="Reject a line, array element or document longer than this, unread "
+                 "(rule too_large; default 256 MiB)."),
+]
 EmptyTurnOpt = Annotated[EmptyTurn, typer.Option(help="Empty turns: reject, drop or keep.")]
 ConsecutiveOpt = Annotated[
     Consecutive, typer.Option(help="Two turns in a row from one role: reject, merge or keep.")
@@ -171,6 +183,8 @@ def _options(
     check_media: bool = False,
     copy_media: Path | None = None,
     tool_arguments: ToolArguments | None = None,
+    max_depth: int | None = None,
+    max_line_bytes: int | None = None,
 ) -> Any:
     from dialogkit.errors import UsageError
     from dialogkit.registry import Options
@@ -199,6 +213,10 @@ def _options(
         kwargs["think_tags"] = tags
     if join is not None:
         kwargs["join"] = unescape(join)
+    if max_depth is not None:
+        kwargs["max_depth"] = max_depth
+    if max_line_bytes is not None:
+        kwargs["max_line_bytes"] = max_line_bytes
     return Options(**kwargs)
 
 
@@ -263,6 +281,8 @@ def convert(
         typer.Option(help="Worker processes for a large JSONL file (0 = one per core)."),
     ] = 0,
     in_place: InPlaceOpt = False,
+    max_depth: MaxDepthOpt = 128,
+    max_line_bytes: MaxLineBytesOpt = 256 << 20,
     unknown_role: UnknownRoleOpt = UnknownRole.reject,
     role_map: RoleMapOpt = None,
     empty_turn: EmptyTurnOpt = EmptyTurn.reject,
@@ -294,7 +314,8 @@ def convert(
     opts = _options(system, unknown_role, role_map, empty_turn, consecutive, option, join,
                     think=think, think_tags=think_tags, media_root=media_root,
                     check_media=check_media, copy_media=copy_media,
-                    tool_arguments=tool_arguments)
+                    tool_arguments=tool_arguments, max_depth=max_depth,
+                    max_line_bytes=max_line_bytes)
     if dataset_info:
         from dataclasses import replace
 
@@ -349,6 +370,8 @@ def validate(
     input: Annotated[str, typer.Argument(help="Input file, or - for stdin.")],
     from_: FromOpt = "auto",
     show: Annotated[int, typer.Option(help="How many errors to print.")] = 10,
+    max_depth: MaxDepthOpt = 128,
+    max_line_bytes: MaxLineBytesOpt = 256 << 20,
     unknown_role: UnknownRoleOpt = UnknownRole.reject,
     role_map: RoleMapOpt = None,
     empty_turn: EmptyTurnOpt = EmptyTurn.reject,
@@ -364,7 +387,8 @@ def validate(
 
     opts = _options(None, unknown_role, role_map, empty_turn, consecutive, option,
                     think=think, think_tags=think_tags, media_root=media_root,
-                    check_media=check_media)
+                    check_media=check_media, max_depth=max_depth,
+                    max_line_bytes=max_line_bytes)
     rep = run_validate(input, from_, options=opts)
     print(
         f"{input}: format {rep.format_in}, {rep.read} records, {rep.written} valid, "

@@ -326,6 +326,24 @@ def dataset_info_entry(file_name: str, layout: str, kind: str, extra_columns: It
     return entry
 
 
+def _check_tools(tools: Any) -> None:
+    """``tools`` must be tool schemas: a JSON array or object, or JSON text of one (``""`` is
+    none); anything else (``-1``, ``true``) is a reject, never written back as a changed type."""
+    value = tools
+    if isinstance(tools, str):
+        if tools == "":
+            return
+        try:
+            value = orjson.loads(tools)
+        except orjson.JSONDecodeError as exc:
+            raise RecordError(
+                f"the tools string must be JSON text: {str(exc).split(': line ')[0]}",
+                loc="$.tools", rule="tools not JSON") from exc
+    if value is not None and not isinstance(value, (list, dict)):
+        raise RecordError(f"Expected a JSON array or object of tool schemas, got "
+                          f"`{type_name(value)}`", loc="$.tools", rule="tools not a list")
+
+
 class LlamaFactory(Format):
     """LLaMA-Factory preference and KTO data (alpaca, sharegpt, openai layouts) + dataset_info."""
 
@@ -382,6 +400,8 @@ class LlamaFactory(Format):
                 kto_key = "label"
                 known.add("label")
         metadata = leftovers(d, known)
+        if "tools" in metadata:
+            _check_tools(metadata["tools"])
         if layout != "sharegpt":
             metadata["_llamafactory"] = layout
         if "chosen" in d or "rejected" in d:

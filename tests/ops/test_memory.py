@@ -107,3 +107,32 @@ def test_split_pass_two_streams(comparisons: Path, tmp_path: Path,
     assert seen["pass2"] < 10 * MB, f"split pass 2 peak {seen['pass2'] / MB:.1f} MB"
     # what pass 1 keeps: digests and the name of each joined group, not the records
     assert seen["pass1"] < 2 * MB + 400 * RECORDS, f"split pass 1 kept {seen['pass1'] / MB:.1f} MB"
+
+
+def _element(mb: int) -> bytes:
+    """One chat record of about ``mb`` MB, with escapes and quotes in its text."""
+    text = 'line \\n with "quotes" and \\\\ ' * (mb * MB // 30)
+    return orjson.dumps({"messages": [{"role": "user", "content": "q"},
+                                      {"role": "assistant", "content": text}]})
+
+
+@pytest.mark.parametrize("mb", [5, 10])
+def test_json_array_element_costs_what_jsonl_costs(tmp_path: Path, mb: int) -> None:
+    """Issue 15 item 6: a large element inside a JSON array took ~120x its size (the string
+    regex kept backtracking state per character); now it costs what the same JSONL line costs."""
+    from dialogkit.io import read_rows
+
+    element = _element(mb)
+    as_array = tmp_path / "big.json"
+    as_array.write_bytes(b"[" + element + b",\n" + element + b"]")
+    as_lines = tmp_path / "big.jsonl"
+    as_lines.write_bytes(element + b"\n" + element + b"\n")
+
+    def drain(path: Path) -> None:
+        assert sum(1 for _ in read_rows(path)) == 2
+
+    array_peak = peak_of(lambda: drain(as_array))
+    lines_peak = peak_of(lambda: drain(as_lines))
+    assert array_peak < 1.3 * lines_peak + 4 * MB, (
+        f"array {array_peak / MB:.0f} MB, JSONL {lines_peak / MB:.0f} MB")
+    assert array_peak < 20 * len(element), f"array {array_peak / MB:.0f} MB"
