@@ -413,9 +413,10 @@ class Format:
             out = self.write_record(self.writable(record, ctx), ctx)
             if type(out) is dict:
                 if any(type(k) is str and k.startswith("_") for k in out):
-                    out = _public(out, ctx)
+                    out = _public(out, ctx, _source_columns(record))
             elif type(out) is Rows:
-                out = Rows(_public(r, ctx) if type(r) is dict else r for r in out)
+                keep = _source_columns(record)
+                out = Rows(_public(r, ctx, keep) if type(r) is dict else r for r in out)
             return out
         except RecordError as exc:
             src = record.source
@@ -446,13 +447,23 @@ class Format:
         )
 
 
-def _public(row: dict[str, Any], ctx: WriteContext) -> dict[str, Any]:
-    """``row`` without its ``_``-prefixed keys: dialogkit's own bookkeeping never reaches an
-    output file (trainers would read it as a column); each one dropped is tallied (with
-    ``strict``, the record is rejected)."""
+def _source_columns(record: Any) -> frozenset[str]:
+    """The ``_``-prefixed keys that came from the source (``_id`` of a database export): kept
+    like any extra column; only dialogkit's own markers and bookkeeping are private."""
+    md = getattr(record, "metadata", None) or {}
+    private = layout_markers()
+    return frozenset(k for k in md if k.startswith("_") and k not in private)
+
+
+def _public(
+    row: dict[str, Any], ctx: WriteContext, keep: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    """``row`` without its ``_``-prefixed keys other than the source's own (``keep``):
+    dialogkit's bookkeeping never reaches an output file (trainers would read it as a
+    column); each one dropped is tallied (with ``strict``, the record is rejected)."""
     out = {}
     for key, value in row.items():
-        if type(key) is str and key.startswith("_"):
+        if type(key) is str and key.startswith("_") and key not in keep:
             ctx.drop(key)
         else:
             out[key] = value
