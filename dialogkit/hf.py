@@ -17,7 +17,14 @@ from typing import Any
 
 from dialogkit.errors import HubError, UsageError
 from dialogkit.hf_rows import iter_hf_rows, parse_hf_spec
-from dialogkit.layout import datasets_module, features_for, raw_rows, record_to_row, row_to_record
+from dialogkit.layout import (
+    Layout,
+    datasets_module,
+    features_for,
+    raw_rows,
+    record_to_row,
+    row_to_record,
+)
 from dialogkit.pipeline import read
 
 __all__ = [
@@ -33,12 +40,25 @@ __all__ = [
 ]
 
 
-def _rows_of_one_kind(records: Iterable[Any], kind: str | None) -> tuple[str, list[dict[str, Any]]]:
+def _rows_of_one_kind(
+    records: Iterable[Any], kind: str | None, format: str
+) -> tuple[str | None, list[dict[str, Any]]]:
+    """The rows ``format``'s writer makes of ``records`` (all of one kind)."""
+    from dialogkit.pipeline import resolve_format
+    from dialogkit.registry import Reject, Rows, WriteContext
+
+    fmt = resolve_format(format)
+    if not fmt.writes:
+        raise UsageError(f"format {fmt.name!r} can only be read")
+    ctx = WriteContext()
     rows: list[dict[str, Any]] = []
     kinds: set[str] = set()
     for rec in records:
         kinds.add(rec.kind)
-        rows.append(record_to_row(rec))
+        out = fmt.write_one(rec, ctx)
+        if isinstance(out, Reject):
+            raise out.error
+        rows += out if type(out) is Rows else [out]
     if kind is not None:
         kinds.add(kind)
     if len(kinds) > 1:
@@ -46,41 +66,61 @@ def _rows_of_one_kind(records: Iterable[Any], kind: str | None) -> tuple[str, li
             f"records of several kinds ({', '.join(sorted(kinds))}) cannot share one dataset's "
             "features; give one kind per dataset (publish makes one config per kind)"
         )
-    if not kinds:
-        raise UsageError("no records, and no kind= to give the empty dataset its features")
-    return kinds.pop(), rows
+    return (kinds.pop() if kinds else None), rows
 
 
 def to_dataset(
-    records: Iterable[Any] | Mapping[str, Iterable[Any]], *, kind: str | None = None
+    records: Iterable[Any] | Mapping[str, Iterable[Any]],
+    *,
+    kind: str | None = None,
+    format: str = "dialogkit",
 ) -> Any:
-    """A ``datasets.Dataset`` with explicit Features, or a ``DatasetDict`` for ``{split: records}``.
+    """A ``datasets.Dataset`` of the rows ``format``'s writer makes (what ``dialogkit convert
+    --to FORMAT`` writes), with features computed from them; a ``DatasetDict`` for
+    ``{split: records}``.
 
-    All records must be of one kind (``kind=`` gives an empty input its features).
+    All records must be of one kind (``kind=`` gives an empty input its features). Structs hold
+    only the keys some row uses; values without a fixed type are JSON text
+    (:class:`dialogkit.layout.Layout`). The default ``dialogkit`` format keeps every field.
 
     Example:
         >>> from dialogkit.models import PromptOnly, Message
         >>> ds = to_dataset([PromptOnly(prompt=[Message(role="user", content="Hi")])])
-        >>> ds.num_rows, ds.column_names[:3]
-        (1, ['kind', 'id', 'prompt'])
+        >>> ds.num_rows, ds.column_names
+        (1, ['kind', 'prompt', 'metadata'])
+        >>> to_dataset([PromptOnly(prompt=[Message(role="user", content="Hi")])],
+        ...            format="trl").column_names
+        ['prompt']
     """
     ds = datasets_module()
     if isinstance(records, Mapping):
         out = {}
         kinds: set[str] = set()
         for split, recs in records.items():
-            out[split] = to_dataset(recs, kind=kind)
-            found = out[split][0]["kind"] if out[split].num_rows else kind
+            found, rows = _rows_of_one_kind(recs, kind, format)
+            out[split] = _dataset(rows, found or kind)
             if found is not None:
-                kinds.add(str(found))
+                kinds.add(found)
         if len(kinds) > 1:
             raise UsageError(f"splits hold different kinds ({', '.join(sorted(kinds))})")
         return ds.DatasetDict(out)
-    k, rows = _rows_of_one_kind(records, kind)
-    features = features_for(k)
+    k, rows = _rows_of_one_kind(records, kind, format)
+    if k is None:
+        raise UsageError("no records, and no kind= to give the empty dataset its features")
+    return _dataset(rows, k)
+
+
+def _dataset(rows: list[dict[str, Any]], kind: str | None) -> Any:
+    ds = datasets_module()
     if not rows:
+        if kind is None:
+            raise UsageError("no records, and no kind= to give the empty dataset its features")
+        features = features_for(kind)
         return ds.Dataset.from_dict({name: [] for name in features}, features=features)
-    return ds.Dataset.from_list(rows, features=features)
+    layout = Layout()
+    for row in rows:
+        layout.add(row)
+    return ds.Dataset(layout.table(rows), info=ds.DatasetInfo(features=layout.features()))
 
 
 def to_iterable_dataset(
@@ -131,7 +171,32 @@ def to_iterable_dataset(
     return ds.IterableDataset.from_generator(gen, features=features_for(kind))
 
 
-def from_dataset(dataset: Any) -> Iterator[Any]:
-    """Canonical records from a ``Dataset`` or ``IterableDataset`` made by :func:`to_dataset`."""
-    for row in raw_rows(dataset):
-        yield row_to_record(row)
+def from_dataset(dataset: Any, *, format: str = "dialogkit") -> Iterator[Any]:
+    """Canonical records from a ``Dataset`` or ``IterableDataset`` made by :func:`to_dataset`
+    (or loaded from a folder ``publish`` wrote) in ``format``.
+
+    Keys that are null only because another row has them are left out again before the
+    format's reader sees the row.
+    """
+    if format in ("dialogkit", "canonical", "native"):
+        for row in raw_rows(dataset):
+            yield row_to_record(row)
+        return
+    from dialogkit.io import Row
+    from dialogkit.pipeline import resolve_format
+    from dialogkit.registry import Options, Reject
+
+    fmt = resolve_format(format)
+    rows = (Row(_no_nulls(r), "<dataset>", i + 1, i, None) for i, r in enumerate(raw_rows(dataset)))
+    for item in fmt.read(rows, Options()):
+        if isinstance(item, Reject):
+            raise item.error
+        yield item
+
+
+def _no_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _no_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_no_nulls(v) for v in value]
+    return value

@@ -49,7 +49,9 @@ def _our_layout(features: Any) -> str | None:
     for kind in KINDS:
         if set(features) == set(columns(kind)):
             return kind
-    return None
+    # a published canonical layout: columns computed from the rows, all canonical field names
+    known = {name for kind in KINDS for name in columns(kind)}
+    return "dialogkit" if set(features) <= known else None
 
 
 def _dataset_rows(dataset: Any) -> Iterator[dict[str, Any]]:

@@ -33,7 +33,7 @@ import orjson
 
 from dialogkit.errors import DialogkitError, HubError, UsageError
 from dialogkit.io import output_error
-from dialogkit.layout import features_for, record_to_row
+from dialogkit.layout import Layout
 
 __all__ = [
     "ExportResult",
@@ -47,6 +47,7 @@ __all__ = [
 ]
 
 MAX_SHARD_BYTES = 500 * 1000 * 1000  # the same shard size datasets' push_to_hub uses
+DEFAULT_TIMEOUT = 10.0  # seconds without an answer before a Hub request fails
 _BATCH = 1000
 
 # the TRL dataset type of each kind, with its tag and the Hub task categories that fit it
@@ -208,12 +209,14 @@ class SplitInfo:
 
 @dataclass
 class ConfigInfo:
-    """One config (one record kind) of the exported dataset."""
+    """One config (one record kind) of the exported dataset: its splits and its columns."""
 
     name: str
     kind: str
     splits: dict[str, SplitInfo] = field(default_factory=dict)
     sample: dict[str, Any] | None = None
+    layout: Layout = field(default_factory=Layout)
+    format: str = "dialogkit"
 
 
 @dataclass
@@ -234,61 +237,66 @@ class ExportResult:
         return out
 
 
-class _ShardWriter:
-    """Parquet shards of one config and split, cut at ``max_bytes`` of Arrow data."""
+class _Spool:
+    """The output rows of one config and split, kept as JSON lines in a temporary file until
+    the config's columns are known (they depend on every row), then written as Parquet."""
 
-    def __init__(self, root: Path, config: ConfigInfo, split: str, max_bytes: int) -> None:
-        self.dir = root / "data" / config.name
-        self.dir.mkdir(parents=True, exist_ok=True)
+    def __init__(self, folder: Path, config: ConfigInfo, split: str) -> None:
         self.config = config
-        self.info = config.splits.setdefault(split, SplitInfo(split))
         self.split = split
-        self.max_bytes = max_bytes
-        self.features = features_for(config.kind)
-        self.rows: list[dict[str, Any]] = []
-        self.writer: Any = None
-        self.shard_bytes = 0
-        self.paths: list[Path] = []
+        self.info = config.splits.setdefault(split, SplitInfo(split))
+        self.path = folder / f"{config.name}.{split}.jsonl"
+        self.file = open(self.path, "wb")  # noqa: SIM115 - closed in write_shards
 
-    def add(self, record: Any) -> None:
-        src = record.source
-        if src is not None and src.file:  # publish file names, never local folder paths
-            record = record.model_copy(
-                update={"source": src.model_copy(update={"file": Path(src.file).name})})
-        self.rows.append(record_to_row(record))
+    def add(self, row: dict[str, Any], record: Any) -> None:
+        self.config.layout.add(row)
+        self.file.write(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
         self.info.num_examples += 1
         self.info.chars.append(sum(len(t) for t in _texts(record)))
         self.info.turns.append(_turns(record))
-        if len(self.rows) >= _BATCH:
-            self.flush()
 
-    def flush(self) -> None:
-        import datasets
+    def write_shards(self, root: Path, max_bytes: int) -> None:
+        """Parquet shards ``data/<config>/<split>-NNNNN-of-NNNNN.parquet``, cut at ``max_bytes``
+        of Arrow data; the spool file is removed."""
         import pyarrow.parquet as pq
 
-        if not self.rows:
-            return
-        table = datasets.Dataset.from_list(self.rows, features=self.features).data.table
-        self.rows = []
-        if self.writer is not None and self.shard_bytes >= self.max_bytes:
-            self.writer.close()
-            self.writer = None
-        if self.writer is None:
-            path = self.dir / f".{self.split}-{len(self.paths):05d}.parquet"
-            self.paths.append(path)
-            self.writer = pq.ParquetWriter(str(path), table.schema, compression="zstd")
-            self.shard_bytes = 0
-        self.writer.write_table(table)
-        self.shard_bytes += table.nbytes
-        self.info.num_bytes += table.nbytes
+        self.file.close()
+        folder = root / "data" / self.config.name
+        folder.mkdir(parents=True, exist_ok=True)
+        layout = self.config.layout
+        schema = layout.arrow_schema()
+        paths: list[Path] = []
+        writer: Any = None
+        shard_bytes = 0
 
-    def close(self) -> None:
-        self.flush()
-        if self.writer is not None:
-            self.writer.close()
-        n = len(self.paths)
-        for i, path in enumerate(self.paths):
-            final = self.dir / f"{self.split}-{i:05d}-of-{n:05d}.parquet"
+        def emit(rows: list[dict[str, Any]]) -> None:
+            nonlocal writer, shard_bytes
+            table = layout.table(rows)
+            if writer is not None and shard_bytes >= max_bytes:
+                writer.close()
+                writer = None
+            if writer is None:
+                paths.append(folder / f".{self.split}-{len(paths):05d}.parquet")
+                writer = pq.ParquetWriter(str(paths[-1]), schema, compression="zstd")
+                shard_bytes = 0
+            writer.write_table(table)
+            shard_bytes += table.nbytes
+            self.info.num_bytes += table.nbytes
+
+        batch: list[dict[str, Any]] = []
+        with open(self.path, "rb") as f:
+            for line in f:
+                batch.append(orjson.loads(line))
+                if len(batch) >= _BATCH:
+                    emit(batch)
+                    batch = []
+        if batch or not paths:
+            emit(batch)
+        writer.close()
+        self.path.unlink()
+        n = len(paths)
+        for i, path in enumerate(paths):
+            final = folder / f"{self.split}-{i:05d}-of-{n:05d}.parquet"
             path.rename(final)
             self.info.files.append(final.name)
             self.info.download_size += final.stat().st_size
@@ -309,12 +317,42 @@ def _empty(path: str) -> bool:
     return next(iter(read_rows(path)), None) is None
 
 
+@dataclass
+class _Input:
+    split: str
+    path: str
+    format_in: str = ""
+    records: int = 0
+
+
+def _output_format(to: str | None, inputs: list[_Input]) -> Any:
+    """The format to publish: ``to``, else the one format all inputs are in."""
+    from dialogkit.pipeline import resolve_format
+
+    if to is not None:
+        fmt = resolve_format(to)
+        if not fmt.writes:
+            raise UsageError(f"format {fmt.name!r} can only be read; give another --to")
+        return fmt
+    names = list(dict.fromkeys(i.format_in for i in inputs))
+    if len(names) > 1:
+        raise UsageError(f"the inputs are in several formats ({', '.join(names)}); give --to "
+                         "FORMAT to publish them in one (--to dialogkit keeps every field)")
+    fmt = resolve_format(names[0])
+    if not fmt.writes:
+        raise UsageError(f"format {fmt.name!r} can only be read; give --to FORMAT to publish "
+                         "it (e.g. --to trl-preference, or --to dialogkit for every field)")
+    return fmt
+
+
 def export_folder(
     inputs: Sequence[str],
     out: str | os.PathLike[str],
     *,
     config: str = "default",
     format: str = "auto",
+    to: str | None = None,
+    provenance: bool = False,
     license: str | None = None,
     source_licenses: Sequence[str] = (),
     pretty_name: str | None = None,
@@ -323,9 +361,17 @@ def export_folder(
     command: str | None = None,
     max_shard_bytes: int = MAX_SHARD_BYTES,
     options: Any = None,
+    repo_id: str | None = None,
 ) -> ExportResult:
-    """Write a Hub-ready dataset repository for ``inputs`` to ``out`` (atomically)."""
-    from dialogkit.pipeline import read
+    """Write a Hub-ready dataset repository for ``inputs`` to ``out`` (atomically).
+
+    The rows are exactly what ``dialogkit convert INPUT --to FORMAT`` writes (``to``, default:
+    the inputs' own format), one config per record kind, as Parquet with columns computed from
+    the rows. ``provenance`` adds a ``source`` column (file name, line, input format); the card's
+    build section always names the inputs.
+    """
+    from dialogkit.pipeline import make_options, open_source
+    from dialogkit.registry import Reject, Rows, WriteContext
 
     if not re.fullmatch(r"[\w.-]+", config):
         raise UsageError(f"--config must be letters, digits, '-', '_' or '.', got {config!r}")
@@ -336,53 +382,92 @@ def export_folder(
                          "give a new or empty folder")
     # an empty split file (a small `dialogkit split` can leave one) holds no records and no
     # rows to detect a format from: it is left out, as it would be with an explicit --from
-    pairs = [(split, path) for split, path in split_inputs(inputs) if not _empty(path)]
+    items = [_Input(split, path) for split, path in split_inputs(inputs) if not _empty(path)]
+    if not items:
+        raise UsageError("the inputs hold no records")
+    opts = make_options(options, {})
+    opened = []
+    for item in items:
+        fmt_in, rows = open_source(item.path, format)
+        item.format_in = fmt_in.name
+        opened.append((item, fmt_in, rows))
+    out_fmt = _output_format(to, items)
     recipe_text = Path(recipe).read_text(encoding="utf-8") if recipe else None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        spool_dir = Path(tempfile.mkdtemp(prefix=".spool.", dir=tmp))
     except OSError as exc:
         raise output_error(target, exc) from exc
+    ctx = WriteContext(options=opts)
     try:
-        # first pass: which kinds are there (config names depend on whether there are several)
-        kinds: dict[str, None] = {}
-        for _, path in pairs:
-            for rec in read(path, format, options=options):
-                kinds.setdefault(rec.kind, None)
-        if not kinds:
-            raise UsageError("the inputs hold no records")
-        several = len(kinds) > 1
-        configs = {k: ConfigInfo(_config_name(config, k, several), k) for k in kinds}
+        configs: dict[str, ConfigInfo] = {}
+        spools: dict[tuple[str, str], _Spool] = {}
         texts: list[str] = []
-        writers: dict[tuple[str, str], _ShardWriter] = {}
-        for split, path in pairs:
-            for rec in read(path, format, options=options):
-                key = (rec.kind, split)
-                if key not in writers:
-                    writers[key] = _ShardWriter(tmp, configs[rec.kind], split, max_shard_bytes)
-                writers[key].add(rec)
-                cfg = configs[rec.kind]
-                if cfg.sample is None:
-                    cfg.sample = _sample(rec)
+        for item, fmt_in, rows in opened:
+            for rec in fmt_in.read(rows, opts):
+                if isinstance(rec, Reject):
+                    raise rec.error
+                out_rows = out_fmt.write_one(rec, ctx)
+                if isinstance(out_rows, Reject):
+                    raise out_rows.error
+                item.records += 1
+                cfg = configs.get(rec.kind)
+                if cfg is None:
+                    cfg = configs[rec.kind] = ConfigInfo(rec.kind, rec.kind,
+                                                         format=out_fmt.name)
+                key = (rec.kind, item.split)
+                spool = spools.get(key)
+                if spool is None:
+                    spool = spools[key] = _Spool(spool_dir, cfg, item.split)
+                for row in (out_rows if type(out_rows) is Rows else [out_rows]):
+                    row = _without_source(row) if out_fmt.name == "dialogkit" else row
+                    if provenance:
+                        row = {**row, "source": _provenance(rec, fmt_in.name)}
+                    spool.add(row, rec)
+                    if cfg.sample is None:
+                        cfg.sample = _cut(row)
                 if len(texts) < 2000:
                     texts.append(" ".join(_texts(rec))[:2000])
-        for w in writers.values():
-            w.close()
+        if not configs:
+            raise UsageError("the inputs hold no records")
+        several = len(configs) > 1
+        for cfg in configs.values():
+            cfg.name = _config_name(config, cfg.kind, several)
+        for spool in spools.values():
+            spool.write_shards(tmp, max_shard_bytes)
+        shutil.rmtree(spool_dir)
         langs = list(language) if language else detect_languages(texts)
-        sources = [Path(p).name for _, p in pairs]
         card = build_card(
             list(configs.values()), license=license, source_licenses=source_licenses,
-            pretty_name=pretty_name or target.name, languages=langs, sources=sources,
-            recipe=recipe_text, command=command,
+            pretty_name=pretty_name or target.name, languages=langs,
+            sources=[Path(i.path).name for i in items], recipe=recipe_text, command=command,
+            inputs=[(Path(i.path).name, i.split, i.format_in, i.records) for i in items],
+            dropped=dict(ctx.dropped), repo_id=repo_id, provenance=provenance,
         )
         (tmp / "README.md").write_text(card, encoding="utf-8")
         _swap_into_place(tmp, target)
     except BaseException as exc:
+        for spool in spools.values() if "spools" in locals() else ():
+            spool.file.close()
         shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(exc, OSError):  # disk full, read-only: one line naming --out
             raise output_error(target, exc) from exc
         raise
     return ExportResult(target, list(configs.values()), card)
+
+
+def _without_source(row: dict[str, Any]) -> dict[str, Any]:
+    if "source" in row:
+        row = dict(row)
+        del row["source"]
+    return row
+
+
+def _provenance(record: Any, format_in: str) -> dict[str, Any]:
+    src = record.source
+    return {"file": Path(src.file).name if src and src.file else None,
+            "line": src.line if src else None, "format": format_in}
 
 
 def _swap_into_place(tmp: Path, target: Path) -> None:
@@ -405,14 +490,89 @@ def _cut(value: Any, limit: int = 200) -> Any:
     return value
 
 
-def _sample(record: Any) -> dict[str, Any]:
-    data = record.model_dump(mode="json", exclude_none=True, exclude={"source"})
-    meta = data.pop("metadata", {})
-    return _cut({"kind": data.pop("kind"), **data, "metadata": meta})
-
-
 # ---------------------------------------------------------------------------------------------
 # the dataset card
+
+
+def _trl_use(cfg: ConfigInfo) -> tuple[str, str | None, str, list[str]]:
+    """(TRL type, the TRL trainer that reads the columns as they are or None, tag, tasks)."""
+    root = cfg.layout.root
+    cols = set(cfg.layout.columns)
+
+    def conv(name: str) -> bool:
+        node = root.fields.get(name)
+        return node is not None and node.t == "list"
+
+    rl = ["text-generation", "reinforcement-learning"]
+    if "messages" in cols and conv("messages"):
+        return ("language modeling, conversational (`messages`)", "SFTTrainer",
+                "language-modeling", ["text-generation"])
+    if "text" in cols:
+        return ("language modeling, standard (`text`)", "SFTTrainer", "language-modeling",
+                ["text-generation"])
+    form = "conversational" if conv("prompt") or conv("chosen") else "standard"
+    if {"chosen", "rejected"} <= cols:
+        which = "explicit prompt" if "prompt" in cols else "implicit prompt"
+        return (f"preference, {which}, {form} (`{'prompt`/`' if 'prompt' in cols else ''}"
+                "chosen`/`rejected`)", "DPOTrainer", "preference", rl)
+    if {"prompt", "completion", "label"} <= cols:
+        return (f"unpaired preference, {form} (`prompt`/`completion`/`label`)", "KTOTrainer",
+                "unpaired-preference", rl)
+    if {"prompt", "completion"} <= cols:
+        return (f"prompt-completion, {form} (`prompt`/`completion`)", "SFTTrainer",
+                "prompt-completion", ["text-generation"])
+    if "prompt" in cols and (conv("prompt") or root.fields["prompt"].t == "str"):
+        return (f"prompt-only, {form} (`prompt`)", "GRPOTrainer", "prompt-only", rl)
+    return (f"not a TRL layout (`{cfg.format}` columns; publish `--to trl` or "
+            "`--to trl-preference` for TRL)", None, _TRL[cfg.kind][1], _TRL[cfg.kind][2])
+
+
+def _llamafactory_entry(cfg: ConfigInfo, repo: str) -> dict[str, Any] | None:
+    """The LLaMA-Factory ``dataset_info.json`` entry that reads this config, if one can."""
+    from dialogkit.formats.llamafactory import dataset_info_entry
+
+    root = cfg.layout.root
+    cols = cfg.layout.columns
+
+    def node(name: str) -> Any:
+        return root.fields.get(name)
+
+    def keys(name: str) -> set[str]:
+        n = node(name)
+        item = n.item if n is not None and n.t == "list" else None
+        return set(item.fields) if item is not None and item.t == "struct" else set()
+
+    base: dict[str, Any] = {"hf_hub_url": repo, "subset": cfg.name, "split": "train"}
+    entry: dict[str, Any] | None = None
+    if cfg.format == "llamafactory":
+        layout = ("sharegpt" if "conversations" in cols else
+                  "alpaca" if "instruction" in cols else "openai")
+        entry = dataset_info_entry("", layout, cfg.kind, cols)
+        entry.pop("file_name", None)
+    elif "messages" in cols and {"role", "content"} <= keys("messages") and not (
+            {"tool_calls", "chosen"} & (keys("messages") | set(cols))):
+        entry = {"formatting": "sharegpt", "columns": {"messages": "messages"},
+                 "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user",
+                          "assistant_tag": "assistant", "system_tag": "system"}}
+    elif "conversations" in cols and {"from", "value"} <= keys("conversations"):
+        entry = {"formatting": "sharegpt", "columns": {"messages": "conversations"}}
+        for col in ("system", "tools"):
+            if col in cols:
+                entry["columns"][col] = col
+    elif {"instruction", "output"} <= set(cols):
+        entry = {"columns": {"prompt": "instruction", "query": "input", "response": "output"}}
+        for col in ("system", "history"):
+            if col in cols:
+                entry["columns"][col] = col
+    elif all(node(c) is not None and node(c).t == "str" for c in ("prompt", "chosen", "rejected")):
+        entry = {"ranking": True,
+                 "columns": {"prompt": "prompt", "chosen": "chosen", "rejected": "rejected"}}
+    elif (all(node(c) is not None and node(c).t == "str" for c in ("prompt", "completion"))
+          and "label" not in cols):
+        entry = {"columns": {"prompt": "prompt", "response": "completion"}}
+    if entry is None:
+        return None
+    return {**base, **entry}
 
 
 def _card_yaml(configs: list[ConfigInfo], *, license: str, languages: list[str],
@@ -425,11 +585,12 @@ def _card_yaml(configs: list[ConfigInfo], *, license: str, languages: list[str],
     tasks: list[str] = []
     tags = ["dialogkit", "trl"]
     for c in configs:
-        for t in _TRL[c.kind][2]:
+        _, _, tag, cats = _trl_use(c)
+        for t in cats:
             if t not in tasks:
                 tasks.append(t)
-        if _TRL[c.kind][1] not in tags:
-            tags.append(_TRL[c.kind][1])
+        if tag not in tags:
+            tags.append(tag)
         if c.kind != "demo" and "conversational" not in tags:
             tags.append("conversational")
     meta: dict[str, Any] = {"pretty_name": pretty_name, "license": license}
@@ -448,7 +609,7 @@ def _card_yaml(configs: list[ConfigInfo], *, license: str, languages: list[str],
             splits.add(DsSplitInfo(name=s.name, num_bytes=s.num_bytes,
                                    num_examples=s.num_examples))
         infos[c.name] = DatasetInfo(
-            features=features_for(c.kind), splits=splits, config_name=c.name,
+            features=c.layout.features(), splits=splits, config_name=c.name,
             download_size=sum(s.download_size for s in c.splits.values()),
             dataset_size=sum(s.num_bytes for s in c.splits.values()),
         )
@@ -468,8 +629,15 @@ def build_card(
     sources: list[str],
     recipe: str | None = None,
     command: str | None = None,
+    inputs: Sequence[tuple[str, str, str, int]] = (),
+    dropped: dict[str, int] | None = None,
+    repo_id: str | None = None,
+    provenance: bool = False,
 ) -> str:
-    """The README.md dataset card: YAML front matter that ``datasets`` reads, then a human part."""
+    """The README.md dataset card: YAML front matter that ``datasets`` reads, then a human part.
+
+    ``inputs`` are (file name, split, input format, records) for the build section.
+    """
     import yaml
 
     from dialogkit import __version__
@@ -479,12 +647,14 @@ def build_card(
     front = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=100)
     total = sum(s.num_examples for c in configs for s in c.splits.values())
     kinds = ", ".join(f"`{c.kind}`" for c in configs)
+    formats = ", ".join(dict.fromkeys(f"`{c.format}`" for c in configs))
+    repo = repo_id or "<this repository or folder>"
     lines = [
         "---", front.rstrip("\n"), "---", "",
         f"# {pretty_name}", "",
-        f"{total} post-training records ({kinds}) converted to dialogkit's canonical records "
-        "and stored as Parquet with explicit features, ready for TRL trainers and "
-        "`datasets.load_dataset`.", "",
+        f"{total} post-training records ({kinds}) in the {formats} format, exactly as "
+        f"`dialogkit convert --to {configs[0].format}` writes them, stored as Parquet with "
+        "features computed from the data.", "",
         "## Sources and licences", "",
     ]
     given = dict(_pair(s) for s in source_licenses)
@@ -501,22 +671,49 @@ def build_card(
               + ".", ""]
     lines += ["## Format", ""]
     for c in configs:
-        lines += [
-            f"### Config `{c.name}`", "",
-            f"- record kind: `{c.kind}`",
-            f"- TRL type: {_TRL[c.kind][0]}",
-            "- JSON parts (`tools`, `metadata`) use the `datasets.Json()` feature; tool-call "
-            "`arguments` stay the JSON text they came as.",
-            "",
-            "```python",
-            "from datasets import load_dataset",
-            f'ds = load_dataset("<this repository or folder>", "{c.name}")',
-            "```", "",
-            "A sample record (strings cut at 200 characters):", "",
-            "```json",
-            orjson.dumps(c.sample, option=orjson.OPT_INDENT_2).decode() if c.sample else "{}",
-            "```", "",
-        ]
+        trl_type, trainer, _, _ = _trl_use(c)
+        lay = c.layout
+        lines += [f"### Config `{c.name}`", "",
+                  f"- record kind: `{c.kind}`, written as `{c.format}`",
+                  f"- TRL type: {trl_type}",
+                  f"- columns: {', '.join(f'`{k}`' for k in lay.columns)}"]
+        nullable = lay.nullable_keys()
+        if nullable:
+            lines.append("- keys some rows lack (null in those rows): "
+                         + ", ".join(f"`{k}`" for k in nullable))
+        else:
+            lines.append("- every row has every key (no nulls were added)")
+        js = lay.json_columns()
+        if js:
+            lines.append("- JSON text (`json.loads` gives the value; they have no fixed type): "
+                         + ", ".join(f"`{k}`" for k in js))
+        lines += ["", "How to use:", "", "```python",
+                  "from datasets import load_dataset",
+                  f'ds = load_dataset("{repo}", "{c.name}", split="train")']
+        if trainer is not None:
+            extra = ", reward_funcs=my_reward" if trainer == "GRPOTrainer" else ""
+            lines += [
+                "",
+                f"from trl import {trainer}",
+                f'{trainer}(model="Qwen/Qwen2.5-0.5B-Instruct", train_dataset=ds{extra}).train()',
+            ]
+            if trainer == "DPOTrainer":
+                lines += ["# or a reward model: "
+                          'RewardTrainer(model="Qwen/Qwen2.5-0.5B-Instruct", '
+                          "train_dataset=ds).train()"]
+        lines += ["```", ""]
+        lf = _llamafactory_entry(c, repo)
+        if lf is not None:
+            lines += ["LLaMA-Factory (`data/dataset_info.json` entry):", "", "```json",
+                      orjson.dumps({pretty_name: lf}, option=orjson.OPT_INDENT_2).decode(),
+                      "```", ""]
+        else:
+            lines += [f"LLaMA-Factory cannot read the `{c.format}` columns of this config as "
+                      "they are; publish `--to llamafactory` (preference, KTO) or `--to "
+                      "sharegpt` for it.", ""]
+        lines += ["A sample row (strings cut at 200 characters):", "", "```json",
+                  orjson.dumps(c.sample, option=orjson.OPT_INDENT_2).decode()
+                  if c.sample else "{}", "```", ""]
     lines += ["## Statistics", "",
               "| config | split | records | characters min / p50 / p90 / max "
               "| messages min / p50 / p90 / max |",
@@ -529,6 +726,15 @@ def build_card(
     lines += ["", "## How it was built", "",
               f"Written by dialogkit {__version__}"
               + (f" with `{command}`" if command else "") + "."]
+    if inputs:
+        lines += ["", "| input | split | read as | records |", "|---|---|---|---:|"]
+        lines += [f"| {name} | {split} | `{fmt}` | {n} |" for name, split, fmt, n in inputs]
+    if dropped:
+        lines += ["", "Fields the output format has no place for (dropped, with counts): "
+                  + ", ".join(f"`{k}` {v}" for k, v in sorted(dropped.items())) + "."]
+    lines += ["", "Each row's provenance (input file, line, format) is in the `source` column."
+              if provenance else "Per-row provenance is not stored (publish with "
+              "`--provenance` for a `source` column)."]
     if recipe:
         lines += ["", "Recipe:", "", "```yaml", recipe.rstrip("\n"), "```"]
     return "\n".join(lines) + "\n"
@@ -636,8 +842,23 @@ def _is_connection_error(exc: BaseException) -> bool:
     return cause is not None and cause is not exc and _is_connection_error(cause)
 
 
-def _describe(exc: BaseException, repo_id: str, endpoint: str, token: str | None = None) -> str:
+def _is_timeout(exc: BaseException) -> bool:
+    names = {t.__name__ for t in type(exc).__mro__}
+    if names & {"TimeoutException", "ReadTimeout", "ConnectTimeout", "WriteTimeout",
+                "PoolTimeout", "Timeout", "_OutOfTime"}:
+        return True
+    cause = exc.__cause__ or exc.__context__
+    return cause is not None and cause is not exc and _is_timeout(cause)
+
+
+def _describe(exc: BaseException, repo_id: str, endpoint: str, token: str | None = None,
+              timeout: float = DEFAULT_TIMEOUT, transport: Any = None) -> str:
     code = _status(exc)
+    if code is None and _is_timeout(exc):
+        last = getattr(transport, "last", "") or ""
+        where = f" ({last})" if last else ""
+        return (f"the Hub at {endpoint} did not answer within {timeout:g}s{where}; retries "
+                f"stopped after {4 * timeout:g}s (raise --timeout for a slow link)")
     detail = _server_message(exc, token)
     suffix = f": {detail}" if detail else ""
     if code == 401:
@@ -680,6 +901,70 @@ def _scrub(message: str, token: str | None) -> str:
     return re.sub(r"hf_[A-Za-z0-9]{20,}", "***", message)
 
 
+class _OutOfTime(Exception):
+    """Retries went on longer than their budget (raised before the next request is sent)."""
+
+
+@contextlib.contextmanager
+def _bounded_http(timeout: float, budget: float) -> Iterator[Any]:
+    """Every Hub request of the block gets connect/read/write timeouts of ``timeout`` seconds,
+    and once requests start failing (no answer, refused, 429, 5xx) the retries that follow stop
+    ``budget`` seconds after the first failure. huggingface_hub's shared client has no timeout
+    of its own (a Hub that never answers hangs it), so the block installs a client factory and
+    restores the previous one afterwards. Yields the transport (its ``reset`` opens a new
+    budget, for the clean-up after a failure)."""
+    from huggingface_hub.utils import _http
+
+    lib = getattr(_http, "httpx2", None) or getattr(_http, "httpx", None)
+    if lib is None or not hasattr(_http, "set_client_factory"):  # pragma: no cover - old hubs
+        yield None
+        return
+
+    class Bounded(lib.BaseTransport):  # type: ignore[name-defined,misc]
+        def __init__(self) -> None:
+            self.inner = lib.HTTPTransport()
+            self.failing_since: float | None = None
+            self.last = ""
+
+        def reset(self) -> None:
+            self.failing_since = None
+
+        def handle_request(self, request: Any) -> Any:
+            now = time.monotonic()
+            if self.failing_since is not None and now - self.failing_since > budget:
+                raise _OutOfTime(f"{request.method} {request.url.path}")
+            self.last = f"{request.method} {request.url.path}"
+            try:
+                response = self.inner.handle_request(request)
+            except Exception:
+                if self.failing_since is None:
+                    self.failing_since = now
+                raise
+            if response.status_code == 429 or response.status_code >= 500:
+                if self.failing_since is None:
+                    self.failing_since = now
+            else:
+                self.failing_since = None
+            return response
+
+        def close(self) -> None:
+            self.inner.close()
+
+    transport = Bounded()
+    hooks = {"request": [_http.hf_request_event_hook]}
+
+    def factory() -> Any:
+        return lib.Client(transport=transport, event_hooks=hooks, follow_redirects=True,
+                          timeout=lib.Timeout(timeout))
+
+    previous = _http._GLOBAL_CLIENT_FACTORY
+    _http.set_client_factory(factory)
+    try:
+        yield transport
+    finally:
+        _http.set_client_factory(previous)
+
+
 def upload(
     folder: str | os.PathLike[str],
     repo_id: str,
@@ -691,20 +976,22 @@ def upload(
     token: str | None = None,
     retries: int = 3,
     backoff: float = 0.5,
+    timeout: float = DEFAULT_TIMEOUT,
     log: Callable[[str], None] | None = None,
 ) -> str:
     """Upload an exported folder to ``datasets/<repo_id>`` in one commit; returns its URL.
 
     Files under ``data/`` on the Hub that the folder does not have are deleted in the same
     commit (so old shards do not mix in). On 409/412 (the branch moved) and 5xx the commit is
-    re-planned and retried ``retries`` times. On failure a repository or branch this call
-    created is deleted again, and :class:`HubError` carries one line without the token.
+    re-planned and retried ``retries`` times. Each request fails after ``timeout`` seconds
+    without an answer (connect and read), and retries after a failure stop ``4 * timeout``
+    seconds after it. On failure a repository or branch this call created is deleted again,
+    and :class:`HubError` carries one line without the token.
     """
     plan = plan_upload(folder, repo_id, revision=revision, create_pr=create_pr, private=private,
                        commit_message=commit_message)
-    from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, constants
+    from huggingface_hub import HfApi, constants
     from huggingface_hub import get_token as hub_token
-    from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
 
     say = log or (lambda _msg: None)
     token = token or hub_token()
@@ -712,7 +999,19 @@ def upload(
         raise HubError("no Hugging Face token: set HF_TOKEN or log in with `hf auth login`")
     endpoint = constants.ENDPOINT
     api = HfApi(token=token, endpoint=endpoint)
-    root = Path(folder)
+    with _bounded_http(timeout, 4 * timeout) as transport:
+        return _upload(api, plan, Path(folder), repo_id, private=private, revision=revision,
+                       create_pr=create_pr, token=token, retries=retries, backoff=backoff,
+                       timeout=timeout, say=say, endpoint=endpoint, transport=transport)
+
+
+def _upload(api: Any, plan: Plan, root: Path, repo_id: str, *, private: bool,
+            revision: str | None, create_pr: bool, token: str, retries: int, backoff: float,
+            timeout: float, say: Callable[[str], None], endpoint: str, transport: Any) -> str:
+    """The body of :func:`upload`, inside the bounded HTTP client."""
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete
+    from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
+
     created_repo = False
     created_branch = False
     try:
@@ -759,7 +1058,9 @@ def upload(
     except DialogkitError:
         raise
     except Exception as exc:
-        message = _describe(exc, repo_id, endpoint, token)
+        message = _describe(exc, repo_id, endpoint, token, timeout, transport)
+        if transport is not None:
+            transport.reset()  # the clean-up gets its own time budget
         cleaned = _undo(api, repo_id, revision, created_repo, created_branch)
         raise HubError(_scrub(message + cleaned, token)) from None
 

@@ -1,19 +1,22 @@
-"""The column layout dialogkit publishes: canonical records <-> rows with explicit Features.
+"""The column layout dialogkit publishes: output rows of any format -> Arrow schema and Features.
 
-Every record kind gets explicit :class:`datasets.Features` (:func:`features_for`): messages are a
-list of ``{role, content, name, tool_calls, tool_call_id, weight, reasoning}`` structs, tool calls
-keep the OpenAI shape ``{id, type, function: {name, arguments}}`` with ``arguments`` as the JSON
-text it came as, and the free-form parts (``tools``, ``metadata``) are ``datasets.Json()`` values
-(JSON text on ``datasets`` releases without ``Json``). :func:`row_to_record` reads such a row back
-(from ``datasets``, Parquet or JSON); the readers of containers and formats use it, the
-``datasets`` bridge (:mod:`dialogkit.hf`) writes with :func:`record_to_row`. ``datasets`` is
-imported inside the functions only.
+:class:`Layout` computes the columns from the rows themselves (what ``convert --to FORMAT``
+writes): a struct holds only the keys some row uses (a text-only chat's messages are
+``{role, content}``), a value without one fixed type (free ``metadata``, ``tools`` schemas, tool
+``arguments`` objects, a column whose type differs across rows) is stored as JSON text in a
+string column, and the features are written in the plain form every supported ``datasets``
+release reads (no ``Json``/``List`` feature types, which 3.x cannot parse). Media parts become
+``Image``/``Audio`` features with the bytes embedded.
+
+The older fixed layout of canonical records (:func:`features_for`, :func:`record_to_row`) is kept
+for :func:`dialogkit.hf.to_iterable_dataset`, which must fix its features before seeing a row;
+:func:`row_to_record` reads either back. ``datasets`` is imported inside the functions only.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import orjson
@@ -23,6 +26,8 @@ from dialogkit.models import KINDS, MODELS
 from dialogkit.registry import build
 
 __all__ = [
+    "FREE_KEYS",
+    "Layout",
     "columns",
     "datasets_module",
     "features_for",
@@ -166,7 +171,7 @@ def _msg_back(m: dict[str, Any]) -> dict[str, Any]:
     if calls is not None:
         back = []
         for c in calls:
-            fn = c.get("function") or {}
+            fn = c.get("function") or c  # the OpenAI shape, or canonical's flat one
             call = {"id": c.get("id"), "type": c.get("type"), "name": fn.get("name"),
                     "arguments": fn.get("arguments")}
             back.append({k: v for k, v in call.items() if v is not None})
@@ -204,7 +209,8 @@ def row_to_record(row: Mapping[str, Any]) -> Any:
             for c in data["candidates"]
         ]
     if "tools" in data:
-        data["tools"] = [json_value(t) for t in data["tools"]]
+        tools = json_value(data["tools"])  # one JSON text, or a list of them (older layout)
+        data["tools"] = [json_value(t) for t in tools]
     if "grading" in data:
         data["grading"] = json_value(data["grading"])
     meta = json_value(data.get("metadata")) if "metadata" in data else {}
@@ -252,3 +258,249 @@ def raw_rows(dataset: Any) -> Iterator[dict[str, Any]]:
     if features is not None:
         dataset = dataset.cast(_no_decode(features))
     yield from dataset
+
+
+# ---------------------------------------------------------------------------------------------
+# columns computed from the rows
+
+
+# keys whose values have no fixed type: stored as JSON text unless every value is a string
+FREE_KEYS = frozenset({"metadata", "tools", "arguments", "parameters", "chat_template_kwargs"})
+_INT64 = 1 << 63
+
+
+class _Node:
+    """What one position of the rows holds, learnt from every value seen there.
+
+    ``t`` is None (only nulls so far), ``bool``, ``int``, ``float``, ``str``, ``list``,
+    ``struct`` or ``json`` (JSON text: a free key, or values of different types).
+    """
+
+    __slots__ = ("dicts", "fields", "free", "item", "present", "t")
+
+    def __init__(self, free: bool = False) -> None:
+        self.t: str | None = None
+        self.free = free
+        self.item: _Node | None = None
+        self.fields: dict[str, _Node] = {}
+        self.present: dict[str, int] = {}
+        self.dicts = 0
+
+    def see(self, value: Any) -> None:
+        """Widen the node to hold ``value`` too."""
+        if value is None or self.t == "json":
+            return
+        tp = type(value)
+        if tp is str:
+            k = "str"
+        elif tp is bool:
+            k = "bool"
+        elif tp is int:
+            k = "int" if -_INT64 <= value < _INT64 else "json"
+        elif tp is float:
+            k = "float"
+        elif tp is list or tp is tuple:
+            k = "list"
+        elif tp is dict:
+            k = "struct"
+        else:
+            k = "json"
+        if self.free and k != "str":
+            k = "json"
+        if self.t is None:
+            self.t = k
+        elif self.t != k:
+            if {self.t, k} == {"int", "float"}:
+                self.t = "float"
+                return
+            k = "json"
+            self.t = "json"
+        if k == "json":
+            self.item = None
+            self.fields = {}
+            return
+        if k == "list":
+            item = self.item
+            if item is None:
+                item = self.item = _Node()
+            for v in value:
+                item.see(v)
+        elif k == "struct":
+            self.dicts += 1
+            fields = self.fields
+            present = self.present
+            for key, v in value.items():
+                child = fields.get(key)
+                if child is None:
+                    child = fields[key] = _Node(free=key in FREE_KEYS)
+                    present[key] = 0
+                present[key] += 1
+                child.see(v)
+
+    def settle(self) -> None:
+        """Final types: a struct that never had a key (Parquet has no empty struct) is JSON."""
+        if self.t == "struct" and not self.fields:
+            self.t = "json"
+        for child in self.fields.values():
+            child.settle()
+        if self.item is not None:
+            self.item.settle()
+
+
+class Layout:
+    """The columns of a set of output rows: learn them (:meth:`add`), then encode and write.
+
+    Example:
+        >>> lay = Layout()
+        >>> lay.add({"messages": [{"role": "user", "content": "Hi"}], "metadata": {"k": 1}})
+        >>> lay.feature_dict()["messages"], lay.json_columns()
+        ([{'role': {'dtype': 'string', '_type': 'Value'}, \
+'content': {'dtype': 'string', '_type': 'Value'}}], ['metadata'])
+    """
+
+    def __init__(self) -> None:
+        self.root = _Node()
+        self.rows = 0
+        self._settled = False
+
+    def add(self, row: Mapping[str, Any]) -> None:
+        """Learn one output row (a JSON object)."""
+        if not isinstance(row, dict):
+            raise UsageError(f"a published row must be a JSON object, got {type(row).__name__}")
+        self.rows += 1
+        self.root.see(row)
+
+    def _root(self) -> _Node:
+        if not self._settled:
+            self.root.settle()
+            if self.root.t is None:
+                self.root.t = "struct"
+            self._settled = True
+        return self.root
+
+    @property
+    def columns(self) -> list[str]:
+        """Column names in first-seen order."""
+        return list(self._root().fields)
+
+    def arrow_schema(self) -> Any:
+        """The ``pyarrow`` schema, with the features in the ``huggingface`` metadata key."""
+        import pyarrow as pa
+
+        root = self._root()
+        schema = pa.schema([(k, _arrow(n)) for k, n in root.fields.items()])
+        meta = orjson.dumps({"info": {"features": self.feature_dict()}})
+        return schema.with_metadata({b"huggingface": meta})
+
+    def feature_dict(self) -> dict[str, Any]:
+        """The ``datasets`` features in the plain dict form every release reads (lists as
+        Python lists, ``Value`` dtypes), as ``Features.to_dict`` of ``datasets`` 3.x writes."""
+        return {k: _feature(n) for k, n in self._root().fields.items()}
+
+    def features(self) -> Any:
+        """The ``datasets.Features`` of the installed ``datasets``."""
+        return datasets_module().Features.from_dict(self.feature_dict())
+
+    def json_columns(self) -> list[str]:
+        """Where values are JSON text, as paths (``messages[].tool_calls[].function.arguments``)."""
+        out: list[str] = []
+        _walk(self._root(), "", out, lambda n: n.t == "json")
+        return out
+
+    def nullable_keys(self) -> list[str]:
+        """Keys that some rows lack (they load as null there), as paths; top level included."""
+        out: list[str] = []
+
+        def walk(node: _Node, path: str) -> None:
+            if node.t == "list" and node.item is not None:
+                walk(node.item, f"{path}[]")
+            elif node.t == "struct":
+                for key, child in node.fields.items():
+                    sub = f"{path}.{key}" if path else key
+                    if node.present[key] < node.dicts:
+                        out.append(sub)
+                    walk(child, sub)
+
+        walk(self._root(), "")
+        return out
+
+    def encoder(self) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        """A function turning an output row into a row of :meth:`arrow_schema` (JSON text)."""
+        enc = _encoder(self._root())
+        return enc if enc is not None else (lambda row: row)
+
+    def table(self, rows: list[dict[str, Any]]) -> Any:
+        """A ``pyarrow.Table`` of ``rows`` (already learnt with :meth:`add`)."""
+        import pyarrow as pa
+
+        enc = self.encoder()
+        schema = self.arrow_schema()
+        return pa.Table.from_pylist([enc(r) for r in rows], schema=schema)
+
+
+def _walk(node: _Node, path: str, out: list[str], pick: Callable[[_Node], bool]) -> None:
+    if path and pick(node):
+        out.append(path)
+    if node.t == "list" and node.item is not None:
+        _walk(node.item, f"{path}[]", out, pick)
+    elif node.t == "struct":
+        for key, child in node.fields.items():
+            _walk(child, f"{path}.{key}" if path else key, out, pick)
+
+
+_ARROW_SCALARS = {"bool": "bool_", "int": "int64", "float": "float64", "str": "string",
+                  "json": "string"}
+_DTYPES = {None: "null", "bool": "bool", "int": "int64", "float": "float64", "str": "string",
+           "json": "string"}
+
+
+def _arrow(node: _Node) -> Any:
+    import pyarrow as pa
+
+    if node.t is None:
+        return pa.null()
+    if node.t == "list":
+        return pa.list_(_arrow(node.item) if node.item is not None else pa.null())
+    if node.t == "struct":
+        return pa.struct([(k, _arrow(c)) for k, c in node.fields.items()])
+    return getattr(pa, _ARROW_SCALARS[node.t])()
+
+
+def _feature(node: _Node) -> Any:
+    if node.t == "list":
+        return [_feature(node.item) if node.item is not None else _feature(_Node())]
+    if node.t == "struct":
+        return {k: _feature(c) for k, c in node.fields.items()}
+    return {"dtype": _DTYPES[node.t], "_type": "Value"}
+
+
+def _dump_json(value: Any) -> Any:
+    return None if value is None else orjson.dumps(value).decode()
+
+
+def _encoder(node: _Node) -> Callable[[Any], Any] | None:
+    """The value transform of one position, or None where values are stored as they are."""
+    if node.t == "json":
+        return _dump_json
+    if node.t == "list" and node.item is not None:
+        inner = _encoder(node.item)
+        if inner is None:
+            return None
+        return lambda v: None if v is None else [inner(x) for x in v]
+    if node.t == "struct":
+        subs = [(k, e) for k, e in ((k, _encoder(c)) for k, c in node.fields.items())
+                if e is not None]
+        if not subs:
+            return None
+
+        def struct(v: Any) -> Any:
+            if v is None:
+                return None
+            out = dict(v)
+            for key, e in subs:
+                if key in out:
+                    out[key] = e(out[key])
+            return out
+
+        return struct
+    return None

@@ -112,8 +112,8 @@ def test_dataset_round_trip_every_kind(kind: str) -> None:
     recs = [_rec(d) for d in SAMPLES[kind]]
     ds = hf.to_dataset(recs)
     assert ds.num_rows == len(recs)
-    assert ds.features == hf.features_for(kind)
-    assert list(ds.features) == list(hf.features_for(kind))
+    assert "Json" not in repr(ds.features)  # older datasets cannot read that feature type
+    assert set(ds.column_names) <= set(hf.features_for(kind))
     back = list(hf.from_dataset(ds))
     assert back == recs
     assert [b.model_dump() for b in back] == [r.model_dump() for r in recs]
@@ -150,11 +150,11 @@ def test_floats_survive_exactly_where_json_decoding_would_round() -> None:
     assert json.loads(raw)["third"] == 1 / 3
 
 
-def test_tool_schemas_that_differ_merge() -> None:
-    a = hf.to_dataset([_rec(SAMPLES["conversation"][0])])
-    b = hf.to_dataset([_rec(SAMPLES["conversation"][1])])
-    merged = datasets.concatenate_datasets([a, b])
-    back = list(hf.from_dataset(merged))
+def test_tool_schemas_that_differ_share_one_json_column() -> None:
+    ds = hf.to_dataset([_rec(SAMPLES["conversation"][0]), _rec(SAMPLES["conversation"][1])])
+    assert ds.features["tools"] == datasets.Value("string")
+    assert json.loads(ds[1]["tools"]) == [TOOL_B, TOOL_A]
+    back = list(hf.from_dataset(ds))
     assert [len(r.tools) for r in back] == [1, 2]
     assert back[1].tools[0] == TOOL_B
     assert back[0].messages[2].tool_calls[0].arguments == '{"city": "Paris",  "unit": "C"}'

@@ -41,6 +41,17 @@ def publish(
     ] = False,
     from_: Annotated[str, typer.Option(
         "--from", "-f", help="Input format name, or auto to detect it.")] = "auto",
+    to: Annotated[str | None, typer.Option(
+        "--to", "-t", metavar="FORMAT",
+        help="Publish the rows `dialogkit convert --to FORMAT` writes (default: the input's "
+             "format; dialogkit: canonical records with every field).")] = None,
+    provenance: Annotated[bool, typer.Option(
+        "--provenance", help="Add a `source` column (input file name, line, format) to every "
+                             "row; the card names the inputs either way.")] = False,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", metavar="SECONDS", min=0.1,
+        help="Connect and read timeout of each Hub request; retries stop after 4x this "
+             "in total.")] = 10.0,  # hub.DEFAULT_TIMEOUT
     license: Annotated[str | None, typer.Option(
         "--license", help="Licence id of the dataset for the card, e.g. apache-2.0.")] = None,
     source_license: Annotated[list[str] | None, typer.Option(
@@ -74,7 +85,8 @@ def publish(
     with tempfile.TemporaryDirectory(prefix="dialogkit-publish-") as tmp:
         folder = out if out is not None else Path(tmp) / "dataset"
         res = export_folder(
-            inputs, folder, config=config, format=from_, license=license,
+            inputs, folder, config=config, format=from_, to=to, provenance=provenance,
+            repo_id=repo_id, license=license,
             source_licenses=source_license or (), pretty_name=name, language=language,
             recipe=recipe, command=command,
         )
@@ -93,7 +105,7 @@ def publish(
             err(f"dry run: nothing was sent ({counts})")
             return
         url = upload(folder, repo_id, private=private, revision=revision, create_pr=create_pr,
-                     commit_message=message, log=err)
+                     commit_message=message, log=err, timeout=timeout)
         err(f"published {counts}")
         print(url)
 
