@@ -17,12 +17,12 @@ created (a new repository or branch) is removed again, so nothing is left half p
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import shutil
 import tempfile
 import time
-import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -128,23 +128,38 @@ _SCRIPTS = [  # (language, first, last) code point ranges of scripts that name o
     ("ru", 0x0400, 0x04FF), ("ar", 0x0600, 0x06FF), ("hi", 0x0900, 0x097F),
     ("el", 0x0370, 0x03FF), ("he", 0x0590, 0x05FF), ("th", 0x0E00, 0x0E7F),
 ]
-_STOPWORDS = {
-    "en": "the and is of to in that it you for with this are what how",
-    "de": "der die das und ist nicht ich sie mit ein eine zu auf für",
-    "fr": "le la les et est des une pour que pas vous dans avec qui",
-    "es": "el la los las es que por una para con del como pero más",
-    "it": "il di che è la non per una sono con del della gli come",
-    "pt": "o a os que é não uma para com do da em você mais",
-    "nl": "de het een en is van niet dat ik je met op voor zijn",
-}
-_STOP = {lang: set(words.split()) for lang, words in _STOPWORDS.items()}
+# Latin-script languages told apart by lingua (when installed; `pip install dialogkit[languages]`)
+_LATIN = ("ENGLISH GERMAN FRENCH SPANISH ITALIAN PORTUGUESE DUTCH POLISH SWEDISH DANISH BOKMAL "
+          "FINNISH TURKISH INDONESIAN VIETNAMESE CZECH ROMANIAN HUNGARIAN CATALAN SLOVAK "
+          "CROATIAN TAGALOG SWAHILI MALAY").split()
+_CONFIDENT = 0.5  # lingua's confidence a text must reach to count for a language
+
+
+@functools.cache
+def _latin_detector() -> Any:
+    """lingua's detector for the Latin-script languages, or None when lingua is not installed."""
+    try:
+        from lingua import Language, LanguageDetectorBuilder
+    except ImportError:
+        return None
+    langs = [getattr(Language, name) for name in _LATIN if hasattr(Language, name)]
+    return LanguageDetectorBuilder.from_languages(*langs).with_low_accuracy_mode().build()
 
 
 def _language_of(text: str) -> str | None:
-    """A best guess of one text's language: by script, else by common Latin-script words."""
+    """One text's language where it is certain: by script (kana, hangul, Cyrillic, ...), else,
+    for Latin script, lingua's answer when it is confident; None otherwise.
+
+    A list of common words (the earlier way) called English prompts Portuguese ("a", "o",
+    "que" are English too); guessing a Latin-script language without a real model is left out.
+    """
     counts: Counter[str] = Counter()
+    latin = 0
     for ch in text[:2000]:
         cp = ord(ch)
+        if cp < 0x250:
+            latin += ch.isalpha()
+            continue
         for lang, lo, hi in _SCRIPTS:
             if lo <= cp <= hi:
                 counts[lang] += 1
@@ -153,18 +168,23 @@ def _language_of(text: str) -> str | None:
         lang, n = counts.most_common(1)[0]
         if counts["ja"] and lang == "zh":
             lang = "ja"  # Japanese mixes kanji with kana
-        if n >= 5:
+        if n >= 5 and n >= latin:
             return lang
-    words = re.findall(r"[^\W\d_]+", unicodedata.normalize("NFC", text[:2000].lower()))
-    hits = Counter({lang: sum(w in stop for w in words) for lang, stop in _STOP.items()})
-    if not hits:
+    if latin < 20:
         return None
-    lang, n = hits.most_common(1)[0]
-    return lang if n >= 2 else None
+    detector = _latin_detector()
+    if detector is None:
+        return None
+    snippet = text[:400]
+    best = detector.compute_language_confidence_values(snippet)
+    if not best or best[0].value < _CONFIDENT:
+        return None
+    return best[0].language.iso_code_639_1.name.lower()
 
 
 def detect_languages(texts: Iterable[str], *, share: float = 0.05) -> list[str]:
-    """ISO 639-1 codes of the languages of at least ``share`` of the texts, most common first."""
+    """ISO 639-1 codes of the languages of at least ``share`` of the texts (and of two texts,
+    unless there is only one), most common first; only languages told with certainty."""
     counts: Counter[str] = Counter()
     total = 0
     for text in texts:
@@ -172,7 +192,8 @@ def detect_languages(texts: Iterable[str], *, share: float = 0.05) -> list[str]:
         lang = _language_of(text)
         if lang:
             counts[lang] += 1
-    return [lang for lang, n in counts.most_common() if total and n / total >= share]
+    return [lang for lang, n in counts.most_common()
+            if total and n / total >= share and (n >= 2 or total == 1)]
 
 
 def _size_category(n: int) -> str:
@@ -934,6 +955,12 @@ def _bounded_http(timeout: float, budget: float) -> Iterator[Any]:
             if self.failing_since is not None and now - self.failing_since > budget:
                 raise _OutOfTime(f"{request.method} {request.url.path}")
             self.last = f"{request.method} {request.url.path}"
+            # huggingface_hub passes timeout=None on most calls, which would override the
+            # client's default: the bound is applied here, to every request
+            given = request.extensions.get("timeout") or {}
+            request.extensions["timeout"] = {
+                k: min(given[k], timeout) if given.get(k) is not None else timeout
+                for k in ("connect", "read", "write", "pool")}
             try:
                 response = self.inner.handle_request(request)
             except Exception:

@@ -13,12 +13,14 @@ Written for dialogkit's tests from the endpoint list in ../shared/research/hub-a
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import itertools
 import json
 import re
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -70,15 +72,18 @@ class FakeHub:
         self.url = ""
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.stopping = threading.Event()
 
     # -- control -------------------------------------------------------------------------
     def fail(self, method: str, pattern: str, status: int, *, times: int = 1,
              headers: dict[str, str] | None = None) -> None:
-        """Answer ``times`` requests matching ``method`` and ``pattern`` with ``status``."""
+        """Answer ``times`` requests matching ``method`` and ``pattern`` with ``status``
+        (status 0: never answer; the request hangs until the server stops, 30 s at most)."""
         self.failures.append(_Failure(method, pattern, status, times, headers or {}))
 
     def stop(self) -> None:
         """Shut the server down (later requests get connection refused)."""
+        self.stopping.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -172,6 +177,10 @@ class _Handler(BaseHTTPRequestHandler):
         for f in self.hub.failures:
             if f.times > 0 and f.method == self.command and re.search(f.pattern, url.path):
                 f.times -= 1
+                if f.status == 0:
+                    self.hub.log.append((self.command, self.path, 0))
+                    self.hub.stopping.wait(30)
+                    return
                 self._send(f.status, {"error": f"injected {f.status}"},
                            {"X-Error-Message": f"injected {f.status}", **f.headers})
                 return
@@ -489,6 +498,41 @@ def serve() -> FakeHub:
     return hub
 
 
+@contextlib.contextmanager
+def silent_server(lifetime: float = 30.0) -> Iterator[str]:
+    """A server on 127.0.0.1 that accepts every connection and never answers; yields its URL.
+
+    It holds the connections open (reading nothing, writing nothing) until the block ends or
+    ``lifetime`` seconds pass, then closes everything by itself.
+    """
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    listener.settimeout(0.1)
+    done = threading.Event()
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        end = time.monotonic() + lifetime
+        while not done.is_set() and time.monotonic() < end:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            held.append(conn)
+        for conn in held:
+            conn.close()
+        listener.close()
+
+    thread = threading.Thread(target=accept, name="silent-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        done.set()
+        thread.join(5)
+
+
 def loopback_only(monkeypatch: Any) -> None:
     """Make any socket connection to a non-loopback address fail (tests never touch the net)."""
     real = socket.socket.connect
@@ -560,4 +604,4 @@ def running(monkeypatch: Any, tmp_path: Any) -> Iterator[FakeHub]:
 
 
 __all__ = ["TOKEN", "FakeHub", "fast_backoff", "loopback_only", "point_clients_at", "running",
-           "serve"]
+           "serve", "silent_server"]

@@ -178,6 +178,33 @@ def test_refuses_a_foreign_folder(tmp_path: Path) -> None:
     assert (tmp_path / "mine" / "notes.txt").read_text() == "x"
 
 
+def _sample_texts(*parts: str) -> list[str]:
+    from tests.conftest import shared_file
+
+    return [" ".join(hub_mod._texts(r))[:2000] for r in read(shared_file(*parts),
+                                                            on_error="skip")]
+
+
+def test_detect_languages_on_real_samples() -> None:
+    """Issue 15 item 8: English prompts were called Portuguese (common-word lists)."""
+    toy = _sample_texts("openai_chat", "openai_cookbook_toy_chat_fine_tuning.jsonl")
+    assert hub_mod.detect_languages(toy) == ["en"]  # was ['en', 'pt']
+    alpaca = _sample_texts("alpaca", "alpaca_en_demo_llamafactory_first300.json")
+    ja = _sample_texts("dolly_ja", "databricks-dolly-15k-ja_00000-00299.jsonl")
+    assert hub_mod.detect_languages(alpaca) == ["en"]
+    assert hub_mod.detect_languages(ja) == ["ja"]
+    assert hub_mod.detect_languages(alpaca + ja) == ["en", "ja"]
+    tree = _sample_texts("oasst", "en_100_tree.jsonl")
+    assert hub_mod.detect_languages(tree) == ["en"]  # was ['en', 'el']
+
+
+def test_detect_languages_without_lingua_lists_only_scripts(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(hub_mod, "_latin_detector", lambda: None)
+    assert hub_mod.detect_languages(["The cat is on the mat and it is very happy today"]) == []
+    assert hub_mod.detect_languages(["日本語のテキストです。ひらがな"]) == ["ja"]
+
+
 def test_detect_languages() -> None:
     assert hub_mod.detect_languages(["The cat is on the mat and it is happy"]) == ["en"]
     assert hub_mod.detect_languages(["Der Hund ist nicht mit der Katze"]) == ["de"]
@@ -469,3 +496,46 @@ def test_empty_split_file_is_left_out_with_auto_detection(tmp_path: Path) -> Non
     (splits / "test.jsonl").write_text("", encoding="utf-8")
     res = export_folder([str(splits)], tmp_path / "hub")
     assert [(c.kind, sorted(c.splits)) for c in res.configs] == [("preference", ["train"])]
+
+
+# ---------------------------------------------------------------------------------------------
+# a Hub that accepts connections and never answers
+
+
+@pytest.mark.network
+def test_silent_hub_fails_within_the_bound(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                           ) -> None:
+    import time
+
+    src = _jsonl(tmp_path / "a.jsonl", CONV[:1])
+    fakehub.loopback_only(monkeypatch)
+    with fakehub.silent_server() as url:
+        fakehub.point_clients_at(monkeypatch, url, tmp_path)
+        start = time.monotonic()
+        res = _cli(["publish", str(src), "--repo-id", "tester/q", "--timeout", "0.5"])
+        took = time.monotonic() - start
+    assert res.exit_code == 1
+    assert res.stderr.splitlines() == [
+        f"Error: the Hub at {url} did not answer within 0.5s (GET /api/datasets/tester/q); "
+        "retries stopped after 2s (raise --timeout for a slow link); nothing was published"]
+    assert took < 0.5 + 2 + 0.5 + 2  # one timeout, the retry budget, one last try, slack
+
+
+@pytest.mark.network
+def test_hub_hanging_at_the_commit_removes_the_new_repo(fake: fakehub.FakeHub,
+                                                        tmp_path: Path) -> None:
+    fake.fail("POST", r"/commit/main$", 0, times=10)
+    src = _jsonl(tmp_path / "a.jsonl", CONV[:1])
+    with pytest.raises(hf.HubError) as err:
+        hub_mod.upload(_export(tmp_path, src), "tester/h", timeout=0.5, backoff=0)
+    assert str(err.value) == (
+        f"the Hub at {fake.url} did not answer within 0.5s (POST "
+        "/api/datasets/tester/h/commit/main); retries stopped after 2s (raise --timeout for a "
+        "slow link); nothing was published (the new repository was removed)")
+    assert fake.repos == {}
+    assert fake.calls("POST", r"/commit/main$") == 1  # a timeout is not a conflict: no re-plan
+
+
+def test_timeout_default_is_in_the_help() -> None:
+    res = _cli(["publish", "--help"])
+    assert "--timeout" in res.stdout and "10.0" in res.stdout
