@@ -106,12 +106,12 @@ def _texts(record: Any) -> Iterator[str]:
         return
     for name in ("messages", "context", "prompt", "chosen", "rejected", "completion"):
         for m in getattr(record, name, None) or []:
-            if m.content:
-                yield m.content
+            if m.text:
+                yield m.text
     for cand in getattr(record, "candidates", None) or []:
         for m in cand.messages:
-            if m.content:
-                yield m.content
+            if m.text:
+                yield m.text
 
 
 def _turns(record: Any) -> int:
