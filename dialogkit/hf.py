@@ -195,8 +195,20 @@ def from_dataset(dataset: Any, *, format: str = "dialogkit") -> Iterator[Any]:
 
 
 def _no_nulls(value: Any) -> Any:
+    """A loaded row as a format reader expects it: no added nulls, embedded media as data URLs."""
     if isinstance(value, dict):
+        if set(value) == {"bytes", "path"} and isinstance(value["bytes"], bytes):
+            return _data_url(value["bytes"], value["path"])
         return {k: _no_nulls(v) for k, v in value.items() if v is not None}
     if isinstance(value, list):
         return [_no_nulls(v) for v in value]
     return value
+
+
+def _data_url(data: bytes, name: str | None) -> str:
+    """Embedded media bytes (``datasets``' Image/Audio storage) as a base64 data URL."""
+    import base64
+    import mimetypes
+
+    mime = mimetypes.guess_type(name or "")[0] or "application/octet-stream"
+    return f"data:{mime};base64,{base64.b64encode(data).decode()}"

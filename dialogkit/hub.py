@@ -391,7 +391,7 @@ def export_folder(
     the rows. ``provenance`` adds a ``source`` column (file name, line, input format); the card's
     build section always names the inputs.
     """
-    from dialogkit.pipeline import make_options, open_source
+    from dialogkit.pipeline import make_options, media_options, open_source
     from dialogkit.registry import Reject, Rows, WriteContext
 
     if not re.fullmatch(r"[\w.-]+", config):
@@ -426,7 +426,9 @@ def export_folder(
         spools: dict[tuple[str, str], _Spool] = {}
         texts: list[str] = []
         for item, fmt_in, rows in opened:
-            for rec in fmt_in.read(rows, opts):
+            # relative media paths resolve against the input's folder; written absolute, their
+            # bytes are embedded in the shards (images, audio)
+            for rec in fmt_in.read(rows, media_options(opts, src=item.path)):
                 if isinstance(rec, Reject):
                     raise rec.error
                 out_rows = out_fmt.write_one(rec, ctx)
@@ -546,6 +548,14 @@ def _trl_use(cfg: ConfigInfo) -> tuple[str, str | None, str, list[str]]:
         return (f"prompt-only, {form} (`prompt`)", "GRPOTrainer", "prompt-only", rl)
     return (f"not a TRL layout (`{cfg.format}` columns; publish `--to trl` or "
             "`--to trl-preference` for TRL)", None, _TRL[cfg.kind][1], _TRL[cfg.kind][2])
+
+
+def _nodes(node: Any) -> Iterator[Any]:
+    yield node
+    if node.item is not None:
+        yield from _nodes(node.item)
+    for child in node.fields.values():
+        yield from _nodes(child)
 
 
 def _llamafactory_entry(cfg: ConfigInfo, repo: str) -> dict[str, Any] | None:
@@ -704,6 +714,19 @@ def build_card(
                          + ", ".join(f"`{k}`" for k in nullable))
         else:
             lines.append("- every row has every key (no nulls were added)")
+        media = [(k, n.item.media if n.t == "list" and n.item is not None else n.media)
+                 for k, n in lay.root.fields.items()
+                 if n.t == "media" or (n.t == "list" and n.item is not None
+                                       and n.item.t == "media")]
+        for k, kind in media:
+            lines.append(f"- `{k}`: `datasets.{'Image' if kind == 'image' else 'Audio'}()` "
+                         "with the files' bytes embedded in the shards")
+        if media or any(k in lay.root.fields for k in ("videos", "video")):
+            lines.append("- videos, and media parts inside messages, stay the paths or URLs "
+                         "they were written as (not uploaded)")
+        if any(n.promoted for n in _nodes(lay.root)):
+            lines.append("- a text-only `content` is stored as one text part "
+                         "(`[{type: text, text}]`) where other turns have parts")
         js = lay.json_columns()
         if js:
             lines.append("- JSON text (`json.loads` gives the value; they have no fixed type): "

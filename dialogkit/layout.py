@@ -266,6 +266,9 @@ def raw_rows(dataset: Any) -> Iterator[dict[str, Any]]:
 
 # keys whose values have no fixed type: stored as JSON text unless every value is a string
 FREE_KEYS = frozenset({"metadata", "tools", "arguments", "parameters", "chat_template_kwargs"})
+# top-level columns of media references (TRL's and LLaMA-Factory's layouts): the files' bytes are
+# embedded as datasets.Image()/Audio(); videos stay the paths or URLs they are
+MEDIA_COLUMNS = {"images": "image", "image": "image", "audios": "audio", "audio": "audio"}
 _INT64 = 1 << 63
 
 
@@ -276,11 +279,17 @@ class _Node:
     ``struct`` or ``json`` (JSON text: a free key, or values of different types).
     """
 
-    __slots__ = ("dicts", "fields", "free", "item", "present", "t")
+    __slots__ = ("dicts", "fields", "free", "item", "media", "parts", "present", "promoted",
+                 "root", "t")
 
-    def __init__(self, free: bool = False) -> None:
+    def __init__(self, free: bool = False, parts: bool = False, media: str | None = None,
+                 root: bool = False) -> None:
         self.t: str | None = None
+        self.root = root
         self.free = free
+        self.parts = parts  # a message `content`: a string or a list of parts
+        self.promoted = False  # strings stored as one text part (other rows have parts)
+        self.media = media  # "image"/"audio": references whose bytes are embedded
         self.item: _Node | None = None
         self.fields: dict[str, _Node] = {}
         self.present: dict[str, int] = {}
@@ -307,6 +316,28 @@ class _Node:
             k = "json"
         if self.free and k != "str":
             k = "json"
+        if self.media is not None:
+            if k == "str" and self.t in (None, "media"):
+                self.t = "media"
+                return
+            if k == "list" and self.t in (None, "list"):
+                if self.item is None:
+                    self.item = _Node(media=self.media)
+                self.t = "list"
+                for v in value:
+                    self.item.see(v)
+                return
+            self.media = None
+            k = "json"
+        if self.parts and {self.t, k} == {"str", "list"}:
+            if self.t == "str":  # earlier strings become one text part each
+                self.t = "list"
+                self.item = _Node()
+                self.item.see({"type": "text", "text": ""})
+            self.promoted = True
+            if k == "str":
+                self.item.see({"type": "text", "text": value})  # type: ignore[union-attr]
+                return
         if self.t is None:
             self.t = k
         elif self.t != k:
@@ -332,7 +363,8 @@ class _Node:
             for key, v in value.items():
                 child = fields.get(key)
                 if child is None:
-                    child = fields[key] = _Node(free=key in FREE_KEYS)
+                    child = fields[key] = _Node(free=key in FREE_KEYS, parts=key == "content",
+                                                media=MEDIA_COLUMNS.get(key) if self.root else None)
                     present[key] = 0
                 present[key] += 1
                 child.see(v)
@@ -359,7 +391,7 @@ class Layout:
     """
 
     def __init__(self) -> None:
-        self.root = _Node()
+        self.root = _Node(root=True)
         self.rows = 0
         self._settled = False
 
@@ -459,6 +491,8 @@ def _arrow(node: _Node) -> Any:
 
     if node.t is None:
         return pa.null()
+    if node.t == "media":
+        return pa.struct([("bytes", pa.binary()), ("path", pa.string())])
     if node.t == "list":
         return pa.list_(_arrow(node.item) if node.item is not None else pa.null())
     if node.t == "struct":
@@ -467,11 +501,35 @@ def _arrow(node: _Node) -> Any:
 
 
 def _feature(node: _Node) -> Any:
+    if node.t == "media":
+        return {"_type": "Image" if node.media == "image" else "Audio"}
     if node.t == "list":
         return [_feature(node.item) if node.item is not None else _feature(_Node())]
     if node.t == "struct":
         return {k: _feature(c) for k, c in node.fields.items()}
     return {"dtype": _DTYPES[node.t], "_type": "Value"}
+
+
+def _embed(ref: Any) -> Any:
+    """A media reference as ``datasets``' stored form: a local file's (or a data URL's) bytes;
+    other URLs are kept as the path, without bytes (nothing is fetched)."""
+    if ref is None:
+        return None
+    import base64
+    import os
+
+    if ref.startswith("data:"):
+        head, _, body = ref.partition(",")
+        data = base64.b64decode(body) if head.endswith(";base64") else body.encode()
+        return {"bytes": data, "path": None}
+    if "://" in ref:
+        return {"bytes": None, "path": ref}
+    path = ref[7:] if ref.startswith("file:") else ref
+    try:
+        with open(path, "rb") as f:
+            return {"bytes": f.read(), "path": os.path.basename(path)}
+    except OSError as exc:
+        raise UsageError(f"cannot embed media file {path}: {exc.strerror}") from None
 
 
 def _dump_json(value: Any) -> Any:
@@ -482,8 +540,21 @@ def _encoder(node: _Node) -> Callable[[Any], Any] | None:
     """The value transform of one position, or None where values are stored as they are."""
     if node.t == "json":
         return _dump_json
+    if node.t == "media":
+        return _embed
     if node.t == "list" and node.item is not None:
         inner = _encoder(node.item)
+        if node.promoted:
+            each = inner or (lambda x: x)
+
+            def parts(v: Any) -> Any:
+                if v is None:
+                    return None
+                if isinstance(v, str):
+                    v = [{"type": "text", "text": v}]
+                return [each(x) for x in v]
+
+            return parts
         if inner is None:
             return None
         return lambda v: None if v is None else [inner(x) for x in v]

@@ -170,3 +170,69 @@ def test_every_supported_datasets_release_loads_them(published: dict[str, Any]) 
             _check(case, doc["folders"][str(published[case][0])], published)
     assert len(versions) >= 2 or not os.environ.get("CI"), versions
     print("datasets releases checked:", versions, file=sys.stderr)
+
+
+# ---------------------------------------------------------------------------------------------
+# images: embedded as datasets.Image(), decoded on load, read back by from_dataset
+
+
+MM = ("multimodal", "mllm_demo.json")
+
+
+@pytest.fixture(scope="module")
+def images_folder(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Any]]:
+    """mllm_demo published --to trl, and the (width, height, mode) of each row's images."""
+    pil = pytest.importorskip("PIL.Image")
+    src = shared_file(*MM)
+    folder = tmp_path_factory.mktemp("images") / "hub"
+    res = hub.export_folder([str(src)], folder, to="trl")
+    assert res.configs[0].layout.feature_dict()["images"] == [{"_type": "Image"}]
+    sizes = []
+    for row in json.loads(src.read_text(encoding="utf-8")):
+        row_sizes = []
+        for name in row["images"]:
+            with pil.open(src.parent / name) as im:
+                row_sizes.append([im.size[0], im.size[1], im.mode])
+        sizes.append(row_sizes)
+    return folder, sizes
+
+
+def test_images_load_decoded_and_read_back(images_folder: tuple[Path, list[Any]]) -> None:
+    from dialogkit import read
+    from dialogkit.hf import from_dataset
+
+    folder, sizes = images_folder
+    ds = datasets.load_dataset(str(folder), split="train")
+    assert isinstance(ds.features["images"].feature, datasets.Image)
+    assert [[[im.size[0], im.size[1], im.mode] for im in r["images"]] for r in ds] == sizes
+    # a text-only turn is one text part where other turns have parts
+    assert ds[0]["messages"][1]["content"] == [
+        {"type": "text", "text": "They're Kane and Gretzka from Bayern Munich."}]
+    back = list(from_dataset(ds, format="trl"))
+    src = list(read(shared_file(*MM)))
+    assert [[m.text for m in r.messages] for r in back] == [
+        [m.text for m in r.messages] for r in src]
+    first = back[0].messages[0].content[0]
+    assert (first.type, first.mime_type) == ("image", "image/jpeg")
+    with open(shared_file("multimodal", "mllm_demo_data", "1.jpg"), "rb") as f:
+        import base64
+
+        assert base64.b64decode(first.data) == f.read()  # the very bytes of the file
+
+
+@pytest.mark.slow
+def test_every_supported_datasets_release_decodes_the_images(
+        images_folder: tuple[Path, list[Any]]) -> None:
+    pythons = _pythons()
+    if not pythons:
+        if os.environ.get("CI"):
+            pytest.fail("CI must make the datasets venvs (.ci/run): none found")
+        pytest.skip("no datasets venvs (.ci/run makes them in .ci/venvs)")
+    folder, sizes = images_folder
+    for python in pythons:
+        proc = subprocess.run([python, str(ROOT / "tests" / "load_published.py"), str(folder)],
+                              capture_output=True, text=True, timeout=600,
+                              env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": ""})
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        rows = json.loads(proc.stdout)["folders"][str(folder)]["default"]["train"]
+        assert [[im["image"] for im in r["images"]] for r in rows] == sizes
