@@ -2,8 +2,8 @@
 ``dialogkit publish`` wrote, as it is: no column renamed, no nulls stripped, no JSON parsed.
 
 A tiny randomly initialised Llama (16-wide, one layer) with the offline Phi-3 tokenizer from
-../shared/data/chat_templates/tokenizers/ keeps each run to seconds on the CPU. trl and torch
-are installed by .ci/run (``.[trainers]`` with ``torch==2.13.0``), so in CI this runs.
+../shared/data/chat_templates/tokenizers/ keeps each run to seconds on the CPU. trl and
+``torch==2.13.0`` are in the dev extra that .ci/run installs, so in CI this runs.
 """
 
 from __future__ import annotations
