@@ -472,7 +472,8 @@ def export_folder(
         _swap_into_place(tmp, target)
     except BaseException as exc:
         for spool in spools.values() if "spools" in locals() else ():
-            spool.file.close()
+            with contextlib.suppress(OSError):  # a full disk fails the flush again
+                spool.file.close()
         shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(exc, OSError):  # disk full, read-only: one line naming --out
             raise output_error(target, exc) from exc
