@@ -160,6 +160,7 @@ class WriteContext:
     dropped: Counter[str] = field(default_factory=Counter)
     state: dict[str, Any] = field(default_factory=dict)
     media: Counter[str] = field(default_factory=Counter)  # "image.written": parts written
+    parts: bool = False  # whether the record being written has content part lists
 
     def drop(self, name: str) -> None:
         """Record that field ``name`` had no place in the output format (with ``strict``,
@@ -190,11 +191,24 @@ def _message_lists(record: Any) -> list[list[Any]]:
 
 
 def has_parts(record: Any) -> bool:
-    """Whether any message of ``record`` holds its content as a list of parts."""
-    for msgs in _message_lists(record):
+    """Whether any message of ``record`` holds its content as a list of parts (this runs once
+    per record written, so it is a plain loop over the kind's message fields)."""
+    d = record.__dict__
+    msgs = d.get("messages")
+    if msgs is not None:  # a conversation or trainer dialogue: the common case, checked first
         for m in msgs:
             if type(m.content) is list:
                 return True
+        return False
+    names = _LISTS.get(d["kind"])
+    if names is None:  # a demo: no messages
+        return False
+    for name in names:
+        for m in d[name]:
+            if type(m.content) is list:
+                return True
+    if names == ("context",):  # a comparison: its candidates too
+        return any(type(m.content) is list for c in record.candidates for m in c.messages)
     return False
 
 
@@ -330,7 +344,8 @@ class Format:
         counted as read, and, for a writer without :attr:`content_parts`, its part lists made
         plain text (media tallied as dropped). Unchanged records are returned as they are, so
         the common case costs a few checks."""
-        if has_parts(record):
+        parts = ctx.parts = has_parts(record)
+        if parts:
             record = count_parts(record, ctx, flatten=not self.content_parts)
         md = record.metadata
         if not md:

@@ -321,6 +321,9 @@ def read_openai_messages(
         if type(msg["content"]) is list:
             msg["content"] = read_content(msg["content"], f"{loc}.content", opts)
             _check_openai_media(msg, loc)
+        if len(m) == 2 and "content" in m:  # just role and content: nothing optional to read
+            out.append(Turn(msg, loc))
+            continue
         for key in ("name", "tool_call_id"):
             value = optional_str(m, key, loc)
             if value is not None:

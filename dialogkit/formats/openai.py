@@ -197,10 +197,12 @@ class OpenAIChat(Format):
         conv = as_conversation(record, ctx, self.name)
         meta = dict(conv.metadata)
         marker = meta.pop(MARKER, None)
-        key = ctx.options.get("reasoning_key") or (
-            marker.get("reasoning") if isinstance(marker, dict) else None
-        )
-        args = "source" if isinstance(marker, dict) and marker.get("arguments") else "string"
+        key = ctx.options.extra.get("reasoning_key")
+        args = "string"
+        if isinstance(marker, dict):  # how the row held reasoning and arguments when read
+            key = key or marker.get("reasoning")
+            if marker.get("arguments"):
+                args = "source"
         row = {"messages": [write_message(m, ctx, reasoning_key=key, arguments=args)
                             for m in conv.messages]}
         if "parallel_tool_calls" in meta:  # the cookbook's key order: messages, ptc, tools

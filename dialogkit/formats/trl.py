@@ -268,12 +268,14 @@ class TRL(Format):
                 else conv.tools
         for key, value in meta.items():
             row.setdefault(key, value)
-        if any(p.details for m in conv.messages for p in m.media):
-            ctx.drop("media.details")  # OpenAI's detail, an audio format: no place in TRL rows
-        for kind, col in MEDIA_COLUMNS.items():
-            refs = [media_ref(p, ctx) for m in conv.messages for p in m.media if p.type == kind]
-            if refs:
-                row[col] = refs
+        media = [p for m in conv.messages for p in m.media] if ctx.parts else None
+        if media:
+            if any(p.details for p in media):
+                ctx.drop("media.details")  # OpenAI's detail, an audio format: no place here
+            for kind, col in MEDIA_COLUMNS.items():
+                refs = [media_ref(p, ctx) for p in media if p.type == kind]
+                if refs:
+                    row[col] = refs
         if remember:
             row[MARKER] = {"arguments": remember}
         return row
