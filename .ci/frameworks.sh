@@ -21,6 +21,8 @@ declare -A SPECS=(
   # openrlhf pins flash-attn==2.8.3 and deepspeed, which need CUDA to build: it goes in with
   # --no-deps (OPENRLHF_NODEPS) beside what openrlhf.datasets imports
   [openrlhf]="$TORCH transformers==5.15.0 datasets==5.2.0 pylatexenc==2.10 sympy"
+  # torchtune 0.6.1 imports beside CPU torch with torchao 0.11.0 (newer torchao breaks it)
+  [torchtune]="$TORCH torchtune==0.6.1 torchao==0.11.0 datasets==5.2.0"
 )
 OPENRLHF_NODEPS="openrlhf==0.11.2"
 
@@ -44,7 +46,7 @@ install() {
 }
 
 names=("$@")
-[[ ${#names[@]} -eq 0 ]] && names=(verl llamafactory openrlhf)
+[[ ${#names[@]} -eq 0 ]] && names=(verl llamafactory openrlhf torchtune)
 pids=()
 for name in "${names[@]}"; do
   [[ -n "${SPECS[$name]:-}" ]] || { echo "frameworks: unknown framework $name" >&2; exit 2; }
