@@ -32,7 +32,14 @@ from typing import Any
 import orjson
 
 from dialogkit.errors import DialogkitError, HubError, UsageError
-from dialogkit.io import output_error
+from dialogkit.io import (
+    TEMP_MARK,
+    live_temps,
+    new_folder_mode,
+    output_error,
+    remove_stale,
+    temp_prefix,
+)
 from dialogkit.layout import Layout
 
 __all__ = [
@@ -416,7 +423,12 @@ def export_folder(
     recipe_text = Path(recipe).read_text(encoding="utf-8") if recipe else None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        stem = f".{target.name}.{TEMP_MARK}"
+        remove_stale(target.parent, stem)
+        tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(stem), dir=target.parent))
+        live_temps().add(str(tmp))
+        # mkdtemp makes 0700: give the folder the mode mkdir would (or the replaced folder's)
+        os.chmod(tmp, new_folder_mode(target if target.is_dir() else None))
         spool_dir = Path(tempfile.mkdtemp(prefix=".spool.", dir=tmp))
     except OSError as exc:
         raise output_error(target, exc) from exc
@@ -478,6 +490,8 @@ def export_folder(
         if isinstance(exc, OSError):  # disk full, read-only: one line naming --out
             raise output_error(target, exc) from exc
         raise
+    finally:
+        live_temps().discard(str(tmp))
     return ExportResult(target, list(configs.values()), card)
 
 
@@ -497,7 +511,9 @@ def _provenance(record: Any, format_in: str) -> dict[str, Any]:
 def _swap_into_place(tmp: Path, target: Path) -> None:
     old = None
     if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        old = Path(tempfile.mkdtemp(prefix=temp_prefix(f".{target.name}.{TEMP_MARK}"),
+                                    suffix=".old", dir=target.parent))
+        old.rmdir()  # only the unique name is wanted; the rename below makes it
         target.rename(old)
     tmp.rename(target)
     if old is not None:

@@ -16,8 +16,11 @@ import errno
 import functools
 import gzip
 import io
+import logging
 import os
 import re
+import shutil
+import socket
 import sys
 import tempfile
 from collections import Counter
@@ -31,6 +34,7 @@ import orjson
 from dialogkit.errors import OutputError, ParseError, RecordError, UsageError
 
 __all__ = [
+    "TEMP_MARK",
     "Container",
     "Row",
     "atomic_output",
@@ -39,12 +43,19 @@ __all__ = [
     "container_for",
     "dumps",
     "iter_json_array",
+    "live_temps",
+    "new_file_mode",
+    "new_folder_mode",
     "output_error",
     "pending_path",
     "read_rows",
+    "remove_stale",
     "screen_rows",
+    "temp_prefix",
     "write_rows",
 ]
+
+log = logging.getLogger("dialogkit")
 
 Container = Literal["jsonl", "json", "parquet"]
 _CHUNK = 1 << 20
@@ -811,6 +822,96 @@ def output_error(target: Path | str, exc: OSError) -> OutputError:
     return err
 
 
+# Temporary names carry a marker, the pid and the host (``.o.jsonl.dialogkit-4242-node1-x1y2.tmp``).
+# A later run that writes the same output removes the ones whose process is gone (SIGKILL,
+# power loss), and only those: a live run's temp file (this host, pid alive) or another host's
+# (shared storage: its pids mean nothing here) is never touched.
+_HOST = re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:24] or "host"
+TEMP_MARK = "dialogkit-"
+_LIVE: set[str] = set()  # temp files and folders of this process, for interrupt cleanup
+
+
+def temp_prefix(stem: str) -> str:
+    """The start of a temporary name: ``stem`` + ``<pid>-<host>-`` (see :func:`remove_stale`)."""
+    return f"{stem}{os.getpid()}-{_HOST}-"
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it exists, someone else's
+        return True
+    return True
+
+
+def remove_stale(folder: str | os.PathLike[str], stem: str) -> list[str]:
+    """Remove temp files/folders named ``stem<pid>-<host>-...`` in ``folder`` whose process (on
+    this host) is dead; each removal is logged on the ``dialogkit`` logger. Returns the names."""
+    pattern = re.compile(re.escape(stem) + r"(\d+)-([A-Za-z0-9]+)-")
+    removed: list[str] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        m = pattern.match(entry.name)
+        if m is None or m.group(2) != _HOST or _alive(int(m.group(1))):
+            continue
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+        except FileNotFoundError:  # another run removed it first
+            continue
+        except OSError:
+            continue
+        removed.append(entry.name)
+        log.warning(
+            "removed %s, left by an interrupted run (pid %s)", entry.path, m.group(1)
+        )
+    return removed
+
+
+def live_temps() -> set[str]:
+    """Temporary files and folders this process has made and not yet renamed or removed."""
+    return _LIVE
+
+
+def new_file_mode(existing: str | os.PathLike[str] | None = None) -> int:
+    """The mode for an output file: an existing one's (when replacing it), else what
+    ``open(path, "w")`` gives: 0o666 minus the umask."""
+    if existing is not None:
+        with contextlib.suppress(OSError):
+            return os.stat(existing).st_mode & 0o7777
+    return 0o666 & ~_umask()
+
+
+def new_folder_mode(existing: str | os.PathLike[str] | None = None) -> int:
+    """The mode for an output folder: an existing one's, else 0o777 minus the umask."""
+    if existing is not None:
+        with contextlib.suppress(OSError):
+            return os.stat(existing).st_mode & 0o7777
+    return 0o777 & ~_umask()
+
+
+def _umask() -> int:
+    try:  # Linux shows it without changing it (os.umask can only set, racing with threads)
+        with open("/proc/self/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike[str] | None) -> Iterator[BinaryIO]:
     """A binary stream for ``path`` that appears under that name only if the block succeeds.
@@ -819,6 +920,8 @@ def atomic_output(path: str | os.PathLike[str] | None) -> Iterator[BinaryIO]:
     compressed with a fixed mtime so the bytes are deterministic. Inside
     :func:`commit_together` the rename waits for the end of that block. A file-system fault
     (no space, read-only, a folder in the way) is an :class:`OutputError` naming ``path``.
+    The file gets the mode ``open()`` would give (or the replaced file's); stale temp files
+    of dead runs writing the same output are removed first.
     """
     if path is None or str(path) == "-":
         out = _stdout()
@@ -833,11 +936,15 @@ def atomic_output(path: str | os.PathLike[str] | None) -> Iterator[BinaryIO]:
         raise OutputError(f"cannot write {target}: it is a folder")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        stem = f".{target.name}.{TEMP_MARK}"
+        remove_stale(target.parent, stem)
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(stem), suffix=".tmp", dir=target.parent)
     except OSError as exc:
         raise output_error(target, exc) from exc
+    _LIVE.add(tmp)
     group = _GROUP.get()
     try:
+        os.fchmod(fd, new_file_mode(target if target.is_file() else None))
         with os.fdopen(fd, "wb") as raw:
             if str(target).endswith(".gz"):
                 with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
@@ -856,6 +963,8 @@ def atomic_output(path: str | os.PathLike[str] | None) -> Iterator[BinaryIO]:
         if isinstance(exc, OSError) and not isinstance(exc, OutputError):
             raise output_error(target, exc) from exc
         raise
+    finally:
+        _LIVE.discard(tmp)
 
 
 def _stdout() -> BinaryIO:

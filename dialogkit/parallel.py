@@ -20,7 +20,17 @@ from pathlib import Path
 from typing import Any
 
 from dialogkit.errors import RecordError
-from dialogkit.io import MAX_LINE_BYTES, Row, atomic_output, make_sink, screen_rows
+from dialogkit.io import (
+    MAX_LINE_BYTES,
+    TEMP_MARK,
+    Row,
+    atomic_output,
+    live_temps,
+    make_sink,
+    remove_stale,
+    screen_rows,
+    temp_prefix,
+)
 from dialogkit.registry import Format, Options, WriteContext
 
 __all__ = ["MIN_PARALLEL_BYTES", "can_split", "convert_parallel", "line_ranges", "per_row"]
@@ -149,6 +159,15 @@ def _run_part(job: _Job) -> tuple[Any, Counter[str], RecordError | None]:
     return rep, ctx.dropped, error
 
 
+def _worker_signals() -> None:
+    """Workers leave interrupts to the parent (it stops the pool and removes the parts) and
+    die quietly on the SIGTERM that stopping the pool sends, whatever the CLI installed."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def per_row(fmt_in: Format) -> bool:
     """Whether a reader converts row by row (so ranges can be read apart); OASST cannot."""
     return fmt_in.per_row
@@ -188,9 +207,13 @@ def convert_parallel(
     """Convert ``src`` with ``jobs`` forked workers, adding their counts to ``rep`` (a Report);
     returns the write context with the fields dropped."""
     ranges = line_ranges(str(src), jobs)
-    tmpdir = tempfile.mkdtemp(
-        prefix=".dialogkit-parts-", dir=None if dst in (None, "-") else Path(dst).parent
-    )
+    if dst in (None, "-"):
+        folder, stem = tempfile.gettempdir(), "dialogkit-parts-"
+    else:
+        folder, stem = str(Path(dst).parent), f".{Path(dst).name}.{TEMP_MARK}"
+    remove_stale(folder, stem)
+    tmpdir = tempfile.mkdtemp(prefix=temp_prefix(stem), suffix=".parts", dir=folder)
+    live_temps().add(tmpdir)
     try:
         parts = [
             _Job(
@@ -210,7 +233,7 @@ def convert_parallel(
             for i, (s, e, line) in enumerate(ranges)
         ]
         ctx = multiprocessing.get_context("fork")
-        with ctx.Pool(len(parts)) as pool:
+        with ctx.Pool(len(parts), initializer=_worker_signals) as pool:
             results = pool.map(_run_part, parts, chunksize=1)
         for _, _, error in results:
             if error is not None:
@@ -232,3 +255,4 @@ def convert_parallel(
         return wctx
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
+        live_temps().discard(tmpdir)

@@ -43,6 +43,9 @@ __all__ = ["app", "main", "unescape"]
 
 def main() -> None:
     """Entry point of the ``dialogkit`` script."""
+    from dialogkit.cli.common import install_signal_handlers
+
+    install_signal_handlers()
     try:
         app()
     except BrokenPipeError:  # e.g. `dialogkit convert ... | head`

@@ -11,6 +11,8 @@ import contextlib
 import errno
 import functools
 import os
+import shutil
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from enum import Enum
@@ -18,7 +20,8 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-__all__ = ["InPlaceOpt", "OnError", "err", "guarded", "progress_counter"]
+__all__ = ["InPlaceOpt", "OnError", "Terminated", "err", "guarded",
+           "install_signal_handlers", "progress_counter"]
 
 InPlaceOpt = Annotated[
     bool,
@@ -45,6 +48,35 @@ def err(message: str) -> None:
         return
     sys.stderr.write(message.rstrip("\n") + "\n")
     sys.stderr.flush()
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so every cleanup that handles an interrupt handles it."""
+
+    signum = signal.SIGTERM
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
+def install_signal_handlers() -> None:
+    """SIGTERM raises :class:`Terminated` (SIGINT already raises KeyboardInterrupt), so an
+    interrupted run unwinds: temp files are removed and the exit code is 128 + the signal."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def _remove_live_temps() -> None:
+    """Remove what the unwinding missed (a signal between making a temp file and its guard)."""
+    from dialogkit.io import live_temps
+
+    for path in list(live_temps()):
+        with contextlib.suppress(OSError):
+            if os.path.isdir(path):
+                shutil.rmtree(path)
+            else:
+                os.unlink(path)
+        live_temps().discard(path)
 
 
 def guarded(fn: F) -> F:
@@ -74,9 +106,12 @@ def guarded(fn: F) -> F:
             where = f"{exc.filename}: " if exc.filename else ""
             err(f"Error: {where}{exc.strerror or exc}")
             raise typer.Exit(1) from None
-        except KeyboardInterrupt:
-            err("Interrupted; no output file was left behind.")
-            raise typer.Exit(130) from None
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM through Terminated
+            signum = getattr(exc, "signum", signal.SIGINT)
+            _remove_live_temps()
+            err(f"Interrupted by {signal.Signals(signum).name}: temporary files removed, "
+                "no partial output left.")
+            raise typer.Exit(128 + signum) from None
 
     return wrapper  # type: ignore[return-value]
 

@@ -82,7 +82,10 @@ def publish(
         shlex.quote(a) for a in sys.argv[2:] if a.strip()
     ) if len(sys.argv) > 2 else None
     name = pretty_name or (repo_id.split("/")[-1] if repo_id else None)
-    with tempfile.TemporaryDirectory(prefix="dialogkit-publish-") as tmp:
+    from dialogkit.io import remove_stale, temp_prefix
+
+    remove_stale(tempfile.gettempdir(), "dialogkit-publish-")  # left by killed runs
+    with tempfile.TemporaryDirectory(prefix=temp_prefix("dialogkit-publish-")) as tmp:
         folder = out if out is not None else Path(tmp) / "dataset"
         res = export_folder(
             inputs, folder, config=config, format=from_, to=to, provenance=provenance,

@@ -101,9 +101,10 @@ def _rereadable(input: str) -> Iterator[Callable[..., Iterator[Any]]]:
     import tempfile
 
     from dialogkit.detect import SAMPLE_ROWS, detect_format
-    from dialogkit.io import Row, read_rows
+    from dialogkit.io import Row, read_rows, remove_stale, temp_prefix
 
-    with tempfile.TemporaryDirectory(prefix="dialogkit-stdin-") as tmp:
+    remove_stale(tempfile.gettempdir(), "dialogkit-stdin-")  # left by killed runs
+    with tempfile.TemporaryDirectory(prefix=temp_prefix("dialogkit-stdin-")) as tmp:
         spool = str(Path(tmp) / "stdin")
         with open(spool, "wb") as f:
             shutil.copyfileobj(sys.stdin.buffer, f, 1 << 20)
