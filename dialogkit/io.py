@@ -51,6 +51,7 @@ __all__ = [
     "read_rows",
     "remove_stale",
     "screen_rows",
+    "stdin_binary",
     "temp_prefix",
     "write_rows",
 ]
@@ -83,12 +84,17 @@ def _display(path: str | os.PathLike[str] | None) -> str:
     return "-" if path is None or str(path) == "-" else str(path)
 
 
+def stdin_binary() -> BinaryIO:
+    """Standard input as bytes; one error line when it is closed (``<&-``), not a traceback."""
+    if sys.stdin is None:
+        raise ParseError("cannot read standard input: it is closed", source="-",
+                         rule="closed stdin")
+    return sys.stdin.buffer
+
+
 def _open_binary(path: str | os.PathLike[str]) -> BinaryIO:
     if str(path) == "-":
-        if sys.stdin is None:  # `<&-`
-            raise ParseError("cannot read standard input: it is closed", source="-",
-                             rule="closed stdin")
-        return sys.stdin.buffer
+        return stdin_binary()
     p = Path(path)
     if not p.exists():
         raise UsageError(f"No such file: {p}")

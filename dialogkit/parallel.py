@@ -183,10 +183,11 @@ def can_split(src: Any, container: str, input_container: str | None, jobs: int) 
     if input_container not in (None, "jsonl") or not path.lower().endswith((".jsonl", ".ndjson")):
         return False
     try:
+        # a FIFO or other stream must not be opened here: the bytes peeked would be lost
+        if not os.path.isfile(path) or os.path.getsize(path) < MIN_PARALLEL_BYTES:
+            return False
         with open(path, "rb") as f:
-            if f.read(2) == b"\x1f\x8b":
-                return False
-        return os.path.getsize(path) >= MIN_PARALLEL_BYTES
+            return f.read(2) != b"\x1f\x8b"
     except OSError:
         return False
 

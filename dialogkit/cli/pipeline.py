@@ -97,17 +97,16 @@ def _rereadable(input: str) -> Iterator[Callable[..., Iterator[Any]]]:
         return
     import itertools
     import shutil
-    import sys
     import tempfile
 
     from dialogkit.detect import SAMPLE_ROWS, detect_format
-    from dialogkit.io import Row, read_rows, remove_stale, temp_prefix
+    from dialogkit.io import Row, read_rows, remove_stale, stdin_binary, temp_prefix
 
     remove_stale(tempfile.gettempdir(), "dialogkit-stdin-")  # left by killed runs
     with tempfile.TemporaryDirectory(prefix=temp_prefix("dialogkit-stdin-")) as tmp:
         spool = str(Path(tmp) / "stdin")
         with open(spool, "wb") as f:
-            shutil.copyfileobj(sys.stdin.buffer, f, 1 << 20)
+            shutil.copyfileobj(stdin_binary(), f, 1 << 20)
 
         def rows() -> Iterator[Any]:
             for r in read_rows(spool):
