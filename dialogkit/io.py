@@ -1001,8 +1001,9 @@ class _JsonArraySink:
         self.n = 0
 
     def write(self, obj: Any) -> None:
+        data = orjson.dumps(obj)  # first: a value JSON cannot hold leaves the array as it was
         self.out.write(b"[\n" if self.n == 0 else b",\n")
-        self.out.write(orjson.dumps(obj))
+        self.out.write(data)
         self.n += 1
 
     def close(self) -> None:
@@ -1112,6 +1113,9 @@ class _ParquetSink:
         self.notes: Counter[str] = Counter()
 
     def write(self, obj: Any) -> None:
+        # Arrow fails on a big int or a lone surrogate only at the batch, where the record is
+        # lost: orjson (same limits, about 1 us a row) refuses it here, for this record alone
+        orjson.dumps(obj)
         self.rows.append(obj)
         if len(self.rows) >= self.batch_size:
             self._flush()

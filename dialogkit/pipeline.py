@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from dialogkit.detect import SAMPLE_ROWS, detect_format
-from dialogkit.errors import RecordError, UsageError
+from dialogkit.errors import RecordError, UsageError, format_loc
 from dialogkit.io import (
     MAX_LINE_BYTES,
     Container,
@@ -65,6 +65,7 @@ class Report:
     rejected: int = 0
     rejected_by_reason: Counter[str] = field(default_factory=Counter)
     fields_dropped: Counter[str] = field(default_factory=Counter)
+    fields_changed: Counter[str] = field(default_factory=Counter)  # NaN/Infinity made null
     format_in: str | None = None
     format_out: str | None = None
     first_errors: list[str] = field(default_factory=list)
@@ -83,6 +84,7 @@ class Report:
         self.changed.update(other.changed)
         self.rejected_by_reason.update(other.rejected_by_reason)
         self.media.update(other.media)
+        self.fields_changed.update(other.fields_changed)
         self.first_errors.extend(other.first_errors[: max(0, keep - len(self.first_errors))])
 
     def reject(self, rej: Reject, keep: int = 10) -> None:
@@ -108,6 +110,7 @@ class Report:
             "rejected_by_reason": dict(sorted(self.rejected_by_reason.items())),
             "fields_dropped": dict(sorted(self.fields_dropped.items())),
             "changed": dict(sorted(self.changed.items())),
+            "fields_changed": dict(sorted(self.fields_changed.items())),
             "format_in": self.format_in,
             "format_out": self.format_out,
         }
@@ -167,19 +170,56 @@ def _rows(
     container: Container | None,
     max_line_bytes: int = MAX_LINE_BYTES,
     notes: Counter[str] | None = None,
+    changed: Counter[str] | None = None,
+    strict: bool = False,
 ) -> tuple[str, Iterator[Row | RecordError]]:
     if isinstance(src, (str, os.PathLike)):
         if str(src).startswith("hf:") or os.path.isdir(src):  # a Hub dataset or dataset folder
             from dialogkit.hf_rows import iter_hf_rows
 
             name = str(src)
-            return name, (Row(d, name, n, n - 1, None) for d, n in iter_hf_rows(name))
-        return str(src), read_rows(src, container, max_line_bytes=max_line_bytes, notes=notes)
+            rows: Iterator[Any] = (Row(d, name, n, n - 1, None) for d, n in iter_hf_rows(name))
+            return name, _finite(rows, changed, strict)
+        rows = read_rows(src, container, max_line_bytes=max_line_bytes, notes=notes)
+        if (container or container_for(src)) == "parquet":  # JSON text cannot hold NaN
+            rows = _finite(rows, changed, strict)
+        return str(src), rows
     rows = (
         r if isinstance(r, (Row, RecordError)) else Row(r, "<rows>", i + 1, i, None)
         for i, r in enumerate(src)
     )
     return "<rows>", rows
+
+
+_FLOAT_NAMES = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def _finite(
+    rows: Iterator[Any], changed: Counter[str] | None, strict: bool
+) -> Iterator[Row | RecordError]:
+    """Rows with NaN/Infinity floats made None, each field counted in ``changed``
+    (``fields_changed``); with ``strict`` such a row is a RecordError instead (JSON would
+    have written null: a loss)."""
+    from dialogkit.values import field_name, nonfinite_fields
+
+    for row in rows:
+        if isinstance(row, Row):
+            found = nonfinite_fields(row.data)
+            if found:
+                if strict:
+                    loc, value = found[0]
+                    err = RecordError(
+                        f"{_FLOAT_NAMES.get(str(value), value)} has no JSON form and would "
+                        "be written as null (--strict)",
+                        loc=format_loc(loc), source=row.source, line=row.line,
+                        rule="non-finite float",
+                    )
+                    err.raw = orjson.dumps(row.data)
+                    yield err
+                    continue
+                if changed is not None:
+                    changed.update({field_name(loc) for loc, _ in found})
+        yield row
 
 
 def open_source(
@@ -189,15 +229,18 @@ def open_source(
     container: Container | None = None,
     options: Options | None = None,
     notes: Counter[str] | None = None,
+    changed: Counter[str] | None = None,
 ) -> tuple[Format, Iterator[Row | RecordError]]:
     """The input format (detected from the first rows for ``auto``) and the rows of ``src``.
 
     The rows are screened first (:func:`dialogkit.io.screen_rows`): nesting past
     ``options.max_depth`` and, with ``options.strict``, numbers that cannot be kept exactly
-    are rejected; ``notes`` counts the values a reader changed.
+    are rejected; ``notes`` counts the values a reader changed. NaN/Infinity from Parquet or
+    ``datasets`` become None, counted by field in ``changed`` (rows holding them are
+    RecordErrors with ``options.strict``).
     """
     opts = options or Options()
-    name, rows = _rows(src, container, opts.max_line_bytes, notes)
+    name, rows = _rows(src, container, opts.max_line_bytes, notes, changed, opts.strict)
     rows = screen_rows(rows, max_depth=opts.max_depth, strict=opts.strict, notes=notes)
     if format == "auto":
         head = list(itertools.islice(rows, SAMPLE_ROWS))
@@ -333,7 +376,7 @@ def convert_serial(
         rows: Iterable[Any] = records_as_outcomes(src)
     else:
         fmt_in, rows = open_source(src, from_, container=input_container, options=opts,
-                                   notes=rep.changed)
+                                   notes=rep.changed, changed=rep.fields_changed)
         rep.format_in = fmt_in.name
     # output, rejects, writer's side files and report: renamed into place together, or none
     with commit_together(), contextlib.ExitStack() as stack:
@@ -390,7 +433,13 @@ class Pipeline:
             raise rej.error
         self.rep.reject(rej)
         if self.reject_sink is not None:
-            self.reject_sink.write(rej.to_json())
+            line = rej.to_json()
+            try:
+                self.reject_sink.write(line)
+            except (TypeError, UnicodeEncodeError, OverflowError):  # what JSON cannot hold
+                from dialogkit.values import json_safe
+
+                self.reject_sink.write(json_safe(line))
 
     def kind_mismatch(self, error: RecordError, record: Any) -> None:
         """A record of a kind the output cannot hold: name the input format (as every other
@@ -455,12 +504,30 @@ class Pipeline:
                     out.error.at(source=row.source, line=row.line)
                 self.reject(out)
                 continue
-            if type(out) is Rows:  # a stateful writer's rows for this record: several or none
-                for each in out:
-                    self.sink.write(each)
-            else:
-                self.sink.write(out)
+            try:
+                if type(out) is Rows:  # a stateful writer's rows for this record: some or none
+                    for each in out:
+                        self.sink.write(each)
+                else:
+                    self.sink.write(out)
+            except (TypeError, UnicodeEncodeError, OverflowError) as exc:
+                # a big int or a lone surrogate (Python rows): the writer wrote nothing of it
+                self.unencodable(out, exc, rec, row)
+                continue
             rep.written += 1  # records, not rows
+
+    def unencodable(self, out: Any, exc: BaseException, rec: Any, row: Any) -> None:
+        """Reject a record whose output row holds a value no writer encodes, naming it."""
+        from dialogkit.values import unencodable_error
+
+        error = unencodable_error(out, exc)
+        src = rec.source
+        if src is not None:
+            error.at(source=src.file, line=src.line)
+        elif isinstance(row, Row):
+            error.at(source=row.source, line=row.line)
+        error.at(format=self.out_fmt.name)
+        self.reject(Reject(error, row=row if isinstance(row, Row) else None, record=rec))
 
 
 _KIND_HINTS = {

@@ -354,6 +354,8 @@ def convert(
         err(f"  changed {n}: {what}")
     for name, n in sorted(rep.media.items()):
         err(f"  media parts {name.replace('.', ' ')}: {n}")
+    for name, n in sorted(rep.fields_changed.items()):
+        err(f"  NaN/Infinity written as null in {n} records: {name}")
     mismatched = rep.rejected_by_reason.get("kind not writable", 0)
     if rep.written == 0 and mismatched:  # e.g. pairs to an SFT format: the wrong command
         if rep.first_errors:
