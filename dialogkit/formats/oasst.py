@@ -479,6 +479,17 @@ def _row(out: _Out, tree_id: str, tree: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+
+def _structure_bytes(parts: list[Any]) -> bytes:
+    """Bytes to hash a message's structure by; text orjson refuses (a lone surrogate) still
+    hashes, and the sink then rejects the record naming the field."""
+    try:
+        return orjson.dumps(parts)
+    except TypeError:
+        from dialogkit.values import json_safe
+
+        return orjson.dumps(json_safe(parts))
+
 def _write(fmt: OASST, record: Any, ctx: WriteContext) -> Rows:
     """The rows of the record's messages not yet written in this run (see the module doc)."""
     name = fmt.name
@@ -550,7 +561,8 @@ def _write(fmt: OASST, record: Any, ctx: WriteContext) -> Rows:
     for out in outs:
         row = _row(out, tree_id, tree)
         seen = _Seen(
-            hashlib.blake2b(orjson.dumps([row[k] for k in _STRUCTURE]), digest_size=16).digest(),
+            hashlib.blake2b(_structure_bytes([row[k] for k in _STRUCTURE]),
+                            digest_size=16).digest(),
             {k: v for k, v in row.items() if k not in _STRUCTURE and v is not None},
         )
         before = new.get(out.id) or written.get(out.id)

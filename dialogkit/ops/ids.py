@@ -32,11 +32,17 @@ def content_id(record: BaseModel | dict[str, Any]) -> str:
         data = record.model_dump(mode="json", exclude_none=True, exclude=_EXCLUDE)
     else:
         data = {k: v for k, v in record.items() if k not in _EXCLUDE}
-    return stable_hash(orjson.dumps(data, option=orjson.OPT_SORT_KEYS))
+    try:
+        raw = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # a big int or a lone surrogate: hash a writable spelling (the writer
+        from dialogkit.values import json_safe  # rejects the record, naming the field)
+
+        raw = orjson.dumps(json_safe(data), option=orjson.OPT_SORT_KEYS)
+    return stable_hash(raw)
 
 
 def stable_hash(data: bytes | str) -> str:
     """BLAKE2b (16-byte) hex digest of ``data``; the same on every machine and Python run."""
     if isinstance(data, str):
-        data = data.encode("utf-8")
+        data = data.encode("utf-8", "surrogatepass")  # a lone surrogate hashes, never raises
     return hashlib.blake2b(data, digest_size=16).hexdigest()
