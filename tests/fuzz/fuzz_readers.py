@@ -6,7 +6,7 @@ and put through the same check as tests/test_fuzz.py (tests/fuzz/cases.py).
 
 FORMAT is any reader (`dialogkit formats`). The corpus folder (default
 ``.fuzz-corpus/FORMAT``) is seeded with the format's contract samples; a crash is saved by
-libFuzzer as ``crash-*`` in the current folder, to replay with the same command and the file.
+libFuzzer as ``crash-*`` in the current folder: replay it with ``fuzz_readers.py FORMAT crash-*``.
 """
 
 from __future__ import annotations
@@ -32,9 +32,10 @@ def main() -> None:
         corpus = Path(rest.pop(0))
     else:
         corpus = Path(".fuzz-corpus") / name
-    corpus.mkdir(parents=True, exist_ok=True)
-    for i, row in enumerate(SAMPLES[name]):
-        (corpus / f"sample-{i}.json").write_bytes(orjson.dumps(row))
+    if not corpus.is_file():  # a file is a crash to replay; a folder is the corpus
+        corpus.mkdir(parents=True, exist_ok=True)
+        for i, row in enumerate(SAMPLES[name]):
+            (corpus / f"sample-{i}.json").write_bytes(orjson.dumps(row))
     atheris.Setup([sys.argv[0], str(corpus), *rest], lambda data: check_bytes(name, data))
     atheris.Fuzz()
 
