@@ -11,10 +11,15 @@ the same check under atheris on demand (README, Development).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+import dialogkit
+from dialogkit.io import Row
+from dialogkit.registry import Options, Reject, get_format
 from tests.fuzz.cases import KNOWN, READERS, check_bytes, known, mutated_rows, problems
 from tests.test_contract import SAMPLES
 
@@ -42,17 +47,39 @@ def test_atheris_entry_accepts_the_samples_and_non_json(name: str) -> None:
 
 def test_known_failures_still_fail() -> None:
     """Each KNOWN entry is a real failure (so the list shrinks when one is fixed)."""
-    rows = {
-        "sharegpt": {"id": 7, "conversations": [{"from": "human", "value": "hi"},
-                                                {"from": "gpt", "value": "hello"}]},
-        "best-of-n": {"instruction": "Write", "input": "", "output": ["a", "b"]},
-        "oasst": {"message_tree_id": "t1", "tree_state": "ready_for_export", "prompt": {
-            "message_id": "", "text": "Hi", "role": "prompter", "replies": [
-                {"message_id": "a1", "parent_id": "t1", "text": "Hello", "role": "assistant",
-                 "rank": 0}]}},
-    }
+    rows = {"sharegpt": {"id": 7, "conversations": [{"from": "human", "value": "hi"},
+                                                    {"from": "gpt", "value": "hello"}]},
+            "oasst": {"message_tree_id": "t", "prompt": {
+                "message_id": "t", "text": "Hi", "role": "prompter", "replies": [
+                    {"message_id": "a", "text": "Yo", "role": "assistant"}]}}}
     seen = {p.split(":", 1)[0] for name, row in rows.items() for p in problems(name, row)}
-    assert set(KNOWN) <= seen
+    assert seen == set(KNOWN)
+
+
+def test_found_oasst_reply_naming_another_parent_is_rejected() -> None:
+    """Found by this suite: a nested reply whose parent_id is not its parent's message_id was
+    read, and wrote a tree that read back different."""
+    tree = {"message_tree_id": "t1", "tree_state": "ready_for_export", "prompt": {
+        "message_id": "p", "text": "Hi", "role": "prompter", "replies": [
+            {"message_id": "a1", "parent_id": "t1", "text": "Hello", "role": "assistant"}]}}
+    [rej] = list(get_format("oasst").read([Row(tree, "t.jsonl", 3, 0)], Options()))
+    assert isinstance(rej, Reject)
+    assert str(rej.error) == (
+        "parent_id 't1' is not the message_id of the message this reply is nested in ('p') - "
+        "at $.prompt.replies[0].parent_id (t.jsonl:3, format=oasst)")
+    assert problems("oasst", tree) == []
+
+
+def test_found_unranked_comparison_to_oasst_is_counted_as_lost(tmp_path: Path) -> None:
+    """Found by this suite: a comparison without a ranking (best-of-n) written to oasst reads
+    back as conversations only; now tallied as dropped, and rejected with --strict."""
+    rows = [{"instruction": "Write", "input": "", "output": ["a", "b"]}]
+    rep = dialogkit.convert(rows, tmp_path / "o.jsonl", from_="best-of-n", to="oasst")
+    assert (rep.written, dict(rep.fields_dropped)) == (1, {"comparison (unranked)": 1})
+    rep = dialogkit.convert(rows, tmp_path / "o.jsonl", from_="best-of-n", to="oasst",
+                            strict=True, on_error="skip")
+    assert (rep.written, rep.rejected) == (0, 1)
+    assert problems("best-of-n", rows[0]) == []
 
 
 def test_lone_surrogate_no_longer_crashes_the_oasst_writer() -> None:

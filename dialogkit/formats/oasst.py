@@ -164,13 +164,24 @@ def _message(data: Any, loc: str, opts: Options) -> tuple[_Node | None, str | No
     return _Node(mid, role or "", text, rank, meta), parent, replies
 
 
-def _tree(data: Any, loc: str, opts: Options) -> _Node | None:
+def _check_parent(parent: str | None, expected: str | None, loc: str) -> None:
+    """A nested reply that names a parent must name the message it is nested in (else the
+    tree says one thing and parent_id another, and a written tree would not read back)."""
+    if parent is not None and expected is not None and parent != expected:
+        raise RecordError(
+            f"parent_id {parent!r} is not the message_id of the message this reply is nested "
+            f"in ({expected!r})", loc=f"{loc}.parent_id", rule="parent mismatch",
+        )
+
+
+def _tree(data: Any, loc: str, opts: Options, expected: str | None = None) -> _Node | None:
     """A nested message with all its replies, validated."""
-    node, _, replies = _message(data, loc, opts)
+    node, parent, replies = _message(data, loc, opts)
+    _check_parent(parent, expected, loc)
     if node is None:
         return None
     for i, reply in enumerate(replies):
-        child = _tree(reply, f"{loc}.replies[{i}]", opts)
+        child = _tree(reply, f"{loc}.replies[{i}]", opts, node.id)
         if child is not None:
             node.children.append(child)
     return node
@@ -189,6 +200,8 @@ def _flatten(data: Any, loc: str, opts: Options, row: Row, out: list[tuple[_Node
         reply_obj = expect_object(reply, child_loc)
         if reply_obj.get("parent_id") is None:  # nested replies may leave their parent implied
             reply_obj = {**reply_obj, "parent_id": node.id}
+        else:
+            _check_parent(reply_obj.get("parent_id"), node.id, child_loc)
         _flatten(reply_obj, child_loc, opts, row, out)
 
 
@@ -519,6 +532,9 @@ def _write(fmt: OASST, record: Any, ctx: WriteContext) -> Rows:
             ctx.drop("score")
     ranking = record.ranking if isinstance(record, Comparison) else None
     ranks = ranking if ranking is not None else [None] * len(cands)
+    if isinstance(record, Comparison) and all(r is None for r in ranks):
+        # unranked replies read back as conversations only: the comparison itself is lost
+        ctx.drop("comparison (unranked)")
 
     from_oasst = "message_tree_id" in md and "messages" in md
     if from_oasst:

@@ -201,11 +201,9 @@ KNOWN: dict[str, str] = {
     "sharegpt -> openai": "a non-string sharegpt id kept as metadata `id` is written as the "
                           "openai `id` column, which openai reads as the record id (a str)",
     "sharegpt -> trl": "same as sharegpt -> openai",
-    "oasst -> oasst": "a nested reply whose parent_id is not its parent's message_id (an "
-                      "empty prompt message_id) is read, its parent_id kept as metadata; the "
-                      "writer writes the tree's real parent, so the record reads back changed",
-    "best-of-n -> oasst": "a comparison without a ranking is written as replies without rank; "
-                          "oasst reads them back as conversations, the comparison is lost",
+    "oasst -> oasst": "a nested reply that leaves its parent_id implied reads without "
+                      "parent_id in metadata.messages; written flat it has one, and reads "
+                      "back with it (metadata differs, the conversation does not)",
 }
 
 
