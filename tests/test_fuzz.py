@@ -4,9 +4,10 @@ Each registered format gets valid-looking rows of its own (its contract sample) 
 mutated: wrong types, missing and extra keys, empty lists, None, huge, non-BMP and lone-surrogate
 strings, big ints, deep nesting. Reading must yield records or dialogkit errors only, and every
 record read must write and read back equal in every format that holds its kind
-(tests/fuzz/cases.py says what equal means). Derandomized with a fixed example count, so a run
-is the same run every time and takes a few seconds per format; tests/fuzz/fuzz_readers.py runs
-the same check under atheris on demand (README, Development).
+(tests/fuzz/cases.py says what equal means). Derandomized with a fixed example count, a few
+seconds per format. Hypothesis also draws constants from the local modules loaded, so the rows
+tried alone and inside the whole suite differ (each is the same every time).
+tests/fuzz/fuzz_readers.py runs the same check under atheris on demand (README, Development).
 """
 
 from __future__ import annotations
@@ -20,7 +21,15 @@ from hypothesis import HealthCheck, given, settings
 import dialogkit
 from dialogkit.io import Row
 from dialogkit.registry import Options, Reject, get_format
-from tests.fuzz.cases import KNOWN, READERS, check_bytes, known, mutated_rows, problems
+from tests.fuzz.cases import (
+    KNOWN,
+    KNOWN_SHAPES,
+    READERS,
+    check_bytes,
+    known,
+    mutated_rows,
+    problems,
+)
 from tests.test_contract import SAMPLES
 
 EXAMPLES = 100
@@ -54,6 +63,10 @@ def test_known_failures_still_fail() -> None:
                     {"message_id": "a", "text": "Yo", "role": "assistant"}]}}}
     seen = {p.split(":", 1)[0] for name, row in rows.items() for p in problems(name, row)}
     assert seen == set(KNOWN)
+    empty_parts = {"kind": "conversation", "messages": [{"role": "user", "content": []},
+                                                        {"role": "assistant", "content": "x"}]}
+    found = problems("dialogkit", empty_parts)
+    assert found and all(any(k in p for k in KNOWN_SHAPES) for p in found)
 
 
 def test_found_oasst_reply_naming_another_parent_is_rejected() -> None:

